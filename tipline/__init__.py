@@ -1,0 +1,62 @@
+"""tipline: an SMS and WhatsApp tip line against child trafficking."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .settings import Settings
+
+MAX_REQUEST_BYTES = 64 * 1024  # Twilio's largest form is a few kilobytes
+
+
+def configure_logging(level: str) -> None:
+    """Once per process. Log lines carry ids and states, never numbers, words or places."""
+    logger = logging.getLogger("tipline")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    # The twilio client logs whole request bodies (a partner's message) at INFO.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+
+def create_app(settings: Settings | None = None, **tipline_options) -> Flask:
+    """The application factory: webhook and health check, wired to one TipLine."""
+    from .service import TipLine
+    from .webhook import bp as webhook_bp
+
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(settings.public_url and settings.public_url.startswith("https://")),
+    )
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+            x_host=settings.trusted_proxies, x_port=settings.trusted_proxies,
+        )
+    app.extensions["tipline"] = TipLine(settings, **tipline_options)
+    app.register_blueprint(webhook_bp)
+
+    @app.errorhandler(HTTPException)
+    def plain_http_error(error: HTTPException):
+        return Response(f"{error.code} {error.name}: {error.description}\n", status=error.code, mimetype="text/plain")
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        # A bug, never expected: the traceback is logged (SQL parameters are hidden by the
+        # engine, so no reporter's words reach it) and the client gets a plain line.
+        logging.getLogger("tipline").exception("unexpected %s", type(error).__name__)
+        return Response("500 Internal Server Error\n", status=500, mimetype="text/plain")
+
+    return app

@@ -1,0 +1,151 @@
+"""`tipline flows check`: prove flows/ is complete and cheap before a reporter ever sees it.
+
+Checks every language has every message and lesson, every message uses only known placeholders,
+every bot message is GSM-7 and at most two SMS segments with its placeholders at their longest,
+and a complete report (welcome to reference, with and without immediate danger) costs at most
+REPORT_BUDGET segments. The budget is measured by driving the real engine, not estimated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import gsm
+from .conversation import REPORTER_STATUS, SUMMARY_DEFAULT_WIDTH, SUMMARY_WIDTH, Conversation, Inbound, step
+from .flow import Flow, FlowError, load_flow, placeholders
+
+MAX_SEGMENTS = 2
+REPORT_BUDGET = 12
+MIN_LESSONS = 6
+STATUSES = ("new", "triaged", "escalated", "acknowledged", "closed", "spam")
+# Messages the engine says by name, besides each state's `ask`.
+ENGINE_MESSAGES = (
+    "welcome", "not_understood", "urgent", "kept_text", "submitted", "discarded",
+    "summary_yes", "summary_no", "summary_skipped", "lesson", "lessons_done", "language_set",
+    "exit", "media_warning", "add_done", "add_usage", "status_usage", "not_found",
+    *(f"status_{s}" for s in STATUSES if s not in REPORTER_STATUS),
+)
+SAMPLE_REFERENCE = "WWWW-WWWW"
+# The longest value each per-message placeholder can take (summary fields are truncated).
+LONGEST = {
+    "reference": SAMPLE_REFERENCE,
+    "description": "W" * SUMMARY_WIDTH["description"],
+    "location": "W" * SUMMARY_DEFAULT_WIDTH,
+    "when": "W" * SUMMARY_DEFAULT_WIDTH,
+    "children": "W" * SUMMARY_DEFAULT_WIDTH,
+}
+
+
+def required_messages(flow: Flow) -> set[str]:
+    keys = set(ENGINE_MESSAGES)
+    for spec in flow.states.values():
+        keys.add(spec.ask)
+        keys.update(f"category_{value}" for value in spec.choices.values())
+    return keys
+
+
+def _longest_values(flow: Flow, code: str) -> dict[str, str]:
+    lang = flow.languages[code]
+    words = [lang.messages.get(k, "") for k in ("summary_yes", "summary_no", "summary_skipped")]
+    categories = [v for k, v in lang.messages.items() if k.startswith("category_")]
+    listing = "\n".join(f"{i} {l.name}" for i, l in enumerate(flow.languages.values(), start=1))
+    longest_lesson = max(lang.lessons, key=len, default="")
+    return {
+        **LONGEST,
+        "danger": max(words, key=len),
+        "contact_consent": max(words, key=len),
+        "category": max(categories, key=len, default=""),
+        "languages": listing,
+        "lesson": longest_lesson.format_map({**flow.numbers, "service": flow.service_name}),
+    }
+
+
+def _check_messages(flow: Flow) -> list[str]:
+    faults: list[str] = []
+    required = required_messages(flow)
+    every_key = set().union(*(set(l.messages) for l in flow.languages.values())) | required
+    known = set(flow.numbers) | {"service"}
+    reference = flow.languages.get("en") or next(iter(flow.languages.values()))
+    for code, lang in flow.languages.items():
+        where = f"messages/{code}.yaml"
+        for key in sorted(every_key - set(lang.messages)):
+            faults.append(f"{where}: message {key!r} is missing")
+        if len(lang.lessons) < MIN_LESSONS:
+            faults.append(f"{where}: {len(lang.lessons)} lessons; at least {MIN_LESSONS} are needed")
+        if len(lang.lessons) != len(reference.lessons):
+            faults.append(f"{where}: {len(lang.lessons)} lessons, but {reference.code} has {len(reference.lessons)}")
+        values = _longest_values(flow, code)
+        for key, template in sorted(lang.messages.items()):
+            used = placeholders(template)
+            unknown = used - known - set(values)
+            if unknown:
+                faults.append(f"{where}: {key!r} uses unknown placeholder(s) {sorted(unknown)}")
+                continue
+            other = reference.messages.get(key)
+            if other is not None and placeholders(other) - known != used - known:
+                faults.append(f"{where}: {key!r} uses {sorted(used - known)}, {reference.code} uses {sorted(placeholders(other) - known)}")
+            faults.extend(_check_text(f"{where}: {key!r}", flow.say(code, key, **values)))
+        for index in range(len(lang.lessons)):
+            try:
+                text = flow.lesson(code, index)
+            except FlowError as exc:
+                faults.append(f"{where}: lesson {index + 1}: {exc}")
+                continue
+            faults.extend(_check_text(f"{where}: lesson {index + 1}", text))
+        welcome = flow.say(code, "welcome") + "\n" + flow.say(code, flow.states[flow.initial].ask)
+        faults.extend(_check_text(f"{where}: welcome with the menu", welcome))
+    return faults
+
+
+def _check_text(where: str, text: str) -> list[str]:
+    faults = []
+    bad = gsm.non_gsm_characters(text)
+    if bad:
+        faults.append(f"{where}: not GSM-7, would cost UCS-2 rates: {' '.join(repr(c) for c in bad)}")
+    count = gsm.segments(text)
+    if count > MAX_SEGMENTS:
+        faults.append(f"{where}: {count} SMS segments ({len(text)} characters); at most {MAX_SEGMENTS}")
+    return faults
+
+
+class _NoTips:
+    def status_of(self, reference: str) -> None:
+        return None
+
+
+def report_cost(flow: Flow, code: str, *, danger: bool) -> int:
+    """Segments the bot sends for a whole report, first message to reference, longest answers."""
+    answers = ["1", "1" if danger else "2", "W" * 300, "1", "W" * 200, "W" * 100, "W" * 50, "1", "1"]
+    conversation = Conversation(language=code)
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    total = 0
+    for text in ["hello", *answers]:
+        turn = step(flow, conversation, Inbound(text), now, tips=_NoTips(), new_reference=lambda: SAMPLE_REFERENCE)
+        conversation = turn.conversation
+        total += sum(gsm.segments(reply) for reply in turn.replies)
+    if conversation.tip is not None or not any("WWWW-WWWW" in r for r in turn.replies):
+        raise FlowError(f"messages/{code}.yaml: the scripted report did not end with a reference")
+    return total
+
+
+def check_flow(folder: str | Path, *, service_name: str | None = None) -> list[str]:
+    """Every fault in flows/ as a readable line; an empty list means the flows are fine."""
+    try:
+        flow = load_flow(folder, service_name=service_name)
+    except FlowError as exc:
+        return [str(exc)]
+    faults = _check_messages(flow)
+    if faults:
+        return faults
+    for code in flow.languages:
+        for danger in (False, True):
+            try:
+                cost = report_cost(flow, code, danger=danger)
+            except (FlowError, KeyError) as exc:
+                faults.append(f"messages/{code}.yaml: a complete report fails: {exc}")
+                continue
+            if cost > REPORT_BUDGET:
+                kind = "with immediate danger" if danger else "without immediate danger"
+                faults.append(f"messages/{code}.yaml: a complete report {kind} costs {cost} segments; at most {REPORT_BUDGET}")
+    return faults

@@ -1,0 +1,142 @@
+"""One Settings object, read from the environment, shared by the server and every command.
+
+Secrets that are not set are generated once and kept in the instance folder (mode 0600), so
+`make run` needs no account anywhere; a value that is set but unfit is refused at start.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """A setting is missing or unfit; the message names it and says what would fit."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    pseudonym_key: str
+    contact_key: str
+    instance_path: Path
+    flows_path: Path = PROJECT_ROOT / "flows"
+    public_url: str | None = None
+    trusted_proxies: int = 0
+    service_name: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_sms_from: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_base_url: str | None = None
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
+        """Settings from environment variables (os.environ by default), keys made if absent."""
+        env = dict(os.environ if environ is None else environ)
+        instance = Path(env.get("TIPLINE_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        database_url = get("TIPLINE_DATABASE_URL") or f"sqlite:///{instance / 'tipline.db'}"
+        values = dict(
+            database_url=database_url,
+            secret_key=get("TIPLINE_SECRET_KEY") or _instance_secret(instance, "secret_key", _token),
+            pseudonym_key=get("TIPLINE_PSEUDONYM_KEY") or _instance_secret(instance, "pseudonym_key", _token),
+            contact_key=get("TIPLINE_CONTACT_KEY") or _instance_secret(instance, "contact_key", _fernet_key),
+            instance_path=instance,
+            flows_path=Path(get("TIPLINE_FLOWS_PATH") or PROJECT_ROOT / "flows"),
+            public_url=get("TIPLINE_PUBLIC_URL"),
+            trusted_proxies=_int(get("TIPLINE_TRUSTED_PROXIES") or "0", "TIPLINE_TRUSTED_PROXIES"),
+            service_name=get("TIPLINE_SERVICE_NAME"),
+            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+            twilio_sms_from=get("TWILIO_SMS_FROM"),
+            twilio_whatsapp_from=get("TWILIO_WHATSAPP_FROM"),
+            twilio_api_base_url=get("TWILIO_API_BASE_URL"),
+            log_level=(get("TIPLINE_LOG_LEVEL") or "INFO").upper(),
+        )
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for name, value in (("TIPLINE_SECRET_KEY", self.secret_key), ("TIPLINE_PSEUDONYM_KEY", self.pseudonym_key)):
+            if len(value) < MIN_SECRET_LENGTH:
+                raise SettingsError(
+                    f"{name} is too short ({len(value)} characters): use at least {MIN_SECRET_LENGTH} random "
+                    f"characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
+        try:
+            if len(base64.urlsafe_b64decode(self.contact_key.encode())) != 32:
+                raise ValueError
+            Fernet(self.contact_key)
+        except (ValueError, binascii.Error):
+            raise SettingsError(
+                "TIPLINE_CONTACT_KEY is not a Fernet key (URL-safe base64 of 32 bytes), e.g. "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+            ) from None
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise SettingsError("TIPLINE_DATABASE_URL must be sqlite:///... or postgresql+psycopg://...")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError("TIPLINE_PUBLIC_URL must start with https:// (or http://)")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+    if number < 0:
+        raise SettingsError(f"{name} must not be negative")
+    return number
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _fernet_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _instance_secret(instance: Path, name: str, make) -> str:
+    """Read a generated secret from the instance folder, creating it (mode 0600) the first time."""
+    path = instance / name
+    for _ in range(50):  # another process may be between creating and writing the file
+        try:
+            value = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            break
+        if value:
+            return value
+        time.sleep(0.01)
+    instance.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = make()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return _instance_secret(instance, name, make)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(value + "\n")
+    return value

@@ -1,0 +1,134 @@
+"""Twilio's side of the tip line: signed inbound messages in, TwiML out. Kept thin on purpose."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import DBAPIError
+from twilio.request_validator import RequestValidator
+
+from . import storage
+from .service import InboundMessage, TipLine
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhook", __name__)
+
+MAX_MEDIA = 10  # Twilio's own limit per message
+MAX_BODY = 5000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
+# Twilio fields that locate or name a person. They are never read; this list documents why.
+DROPPED_FIELDS = ("FromCity", "FromState", "FromZip", "FromCountry", "ProfileName", "WaId", "MediaUrl*")
+
+
+def tipline() -> TipLine:
+    return current_app.extensions["tipline"]
+
+
+def plain(text: str, status: int) -> Response:
+    return Response(text + "\n", status=status, mimetype="text/plain")
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: the public URL if configured, and always the raw query string.
+
+    Werkzeug's request.url decodes percent escapes in the query, which breaks the signature,
+    so the URL is rebuilt from the undecoded parts.
+    """
+    query = request.query_string.decode("latin-1")
+    suffix = f"?{query}" if query else ""
+    public = tipline().settings.public_url
+    path = quote(request.script_root + request.path, safe="/%:@!$&'()*+,;=-._~")
+    if public:
+        return public.rstrip("/") + quote(request.path, safe="/%:@!$&'()*+,;=-._~") + suffix
+    return f"{request.scheme}://{request.host}{path}{suffix}"
+
+
+def signature_problem() -> str | None:
+    token = tipline().settings.twilio_auth_token
+    if not token:
+        return "webhook disabled: TWILIO_AUTH_TOKEN is not set"
+    signature = request.headers.get("X-Twilio-Signature")
+    if not signature:
+        return "missing X-Twilio-Signature"
+    if not RequestValidator(token).validate(signed_url(), request.form, signature):
+        return "invalid X-Twilio-Signature"
+    return None
+
+
+def _clean(value: str | None, limit: int) -> str:
+    return _CONTROL.sub("", value or "")[:limit]
+
+
+def _location(form) -> str | None:
+    """A location shared on WhatsApp, as the words Twilio gives plus coordinates."""
+    parts = [_clean(form.get(name), 300).strip() for name in ("Label", "Address")]
+    words = ", ".join(p for p in parts if p)
+    try:
+        lat, lon = float(form.get("Latitude", "")), float(form.get("Longitude", ""))
+        coords = f"{lat:.5f},{lon:.5f}" if math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180 else ""
+    except ValueError:
+        coords = ""
+    if words and coords:
+        return f"{words} ({coords})"
+    return words or coords or None
+
+
+def parse_inbound(form) -> InboundMessage | str:
+    """A typed message from Twilio's fields, or the reason it is malformed.
+
+    Only what the conversation needs is copied; city, state, zip, country, profile name and
+    media URLs are never read, so they cannot be stored or logged.
+    """
+    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
+    if not _SID.match(sid):
+        return "missing or malformed MessageSid"
+    sender = _clean(form.get("From"), 256).strip()
+    if not sender:
+        return "missing From"
+    channel = "whatsapp" if sender.lower().startswith("whatsapp:") else "sms"
+    try:
+        media = int(form.get("NumMedia") or 0)
+    except ValueError:
+        media = sum(1 for key in form if key.startswith("MediaUrl"))
+    opt_out = (form.get("OptOutType") or "").strip().upper() or None
+    return InboundMessage(
+        message_sid=sid,
+        sender=sender,
+        channel=channel,
+        text=_clean(form.get("Body"), MAX_BODY),
+        media_count=max(0, min(media, MAX_MEDIA)),
+        location=_location(form) if channel == "whatsapp" else None,
+        opt_out=opt_out if opt_out in ("STOP", "START", "HELP") else None,
+    )
+
+
+@bp.post("/twilio/messages")
+def messages():
+    """Inbound SMS and WhatsApp from Twilio; answers TwiML."""
+    problem = signature_problem()
+    if problem:
+        log.warning("refused inbound request: %s", problem)
+        return plain(problem, 403)
+    message = parse_inbound(request.form)
+    if isinstance(message, str):
+        return plain(message, 400)
+    try:
+        reply = tipline().receive(message)
+    except DBAPIError:
+        # Nothing was accepted: say so, and let Twilio's retry policy (#rp=5xx) send it again.
+        log.exception("database unavailable for message %s", message.message_sid)
+        return plain("database unavailable; retry later", 503)
+    return Response(reply.twiml, mimetype="application/xml")
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 when the database answers, 503 otherwise."""
+    if storage.ping(tipline().db):
+        return jsonify(status="ok")
+    return jsonify(status="unavailable", reason="database does not answer"), 503
