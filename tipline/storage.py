@@ -83,7 +83,7 @@ def upgrade(url: str) -> None:
     """Apply every migration (creates the schema on an empty database)."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "heads")
 
 
 def ping(engine: sa.Engine) -> bool:
