@@ -23,6 +23,7 @@ ANSWER_KINDS = {"menu", "yes_no", "choice", "text", "place", "lessons", "languag
 QUESTION_KINDS = {"yes_no", "choice", "text", "place"}
 ACTIONS = {"urgent", "submit", "discard"}
 KEYWORDS = ("MENU", "STOP", "START", "HELP", "LANG", "EXIT", "ADD", "STATUS", "SKIP", "YES", "NO")
+ANSWER_WORDS = ("SKIP", "YES", "NO")
 # Jumps that work from every state: the global keywords MENU, HELP and LANG.
 GLOBAL_JUMPS = {"to_menu": "initial", "to_help": "help", "to_language": "language"}
 
@@ -78,14 +79,18 @@ class Flow:
 
     def __post_init__(self) -> None:
         english = self.languages.get("en")
-        # A keyword table per language: that language's words plus English, which always work.
+        # A keyword table per language. Commands (MENU, EXIT, ...) work in every language's
+        # words, whatever the conversation's language; answers (YES, NO, SKIP) in its own words
+        # and English. Its own language is applied last, so it wins a clash.
         self._keywords: dict[str, dict[str, str]] = {}
         for code, lang in self.languages.items():
             table: dict[str, str] = {}
-            for source in (english, lang):
+            for source in (*self.languages.values(), english, lang):
                 if source is None:
                     continue
                 for key, words in source.keywords.items():
+                    if key in ANSWER_WORDS and source not in (english, lang):
+                        continue
                     for word in words:
                         table[word] = key
             self._keywords[code] = table

@@ -1,0 +1,362 @@
+"""The engine on its own: no Flask, no database, a fixed clock. What a reporter can rely on."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tipline.engine import (
+    AddToTip,
+    Conversation,
+    DiscardTip,
+    Escalate,
+    ForgetContact,
+    Inbound,
+    SaveTip,
+    load_flow,
+    parse_reference,
+    step,
+)
+from tipline.engine.reference import ALPHABET, new_reference
+
+FLOWS = Path(__file__).resolve().parent.parent / "flows"
+ENGINE = Path(__file__).resolve().parent.parent / "tipline" / "engine"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def flow():
+    return load_flow(FLOWS)
+
+
+class Tips:
+    """An in-memory stand-in for stored tips: only what the engine may ask."""
+
+    def __init__(self, statuses=None):
+        self.statuses = dict(statuses or {})
+
+    def status_of(self, reference):
+        return self.statuses.get(reference)
+
+
+class Talk:
+    """One reporter's conversation with the engine, recording replies and events."""
+
+    def __init__(self, flow, *, channel="sms", language=None, tips=None):
+        self.flow = flow
+        self.conversation = Conversation(language=language)
+        self.channel = channel
+        self.now = T0
+        self.tips = tips or Tips()
+        self._counter = itertools.count(2)
+        self.events: list = []
+
+    def reference(self):
+        n = next(self._counter)
+        return f"{ALPHABET[n]}{ALPHABET[n]}{ALPHABET[n]}{ALPHABET[n]}-2222"
+
+    def send(self, text="", **inbound):
+        turn = step(
+            self.flow, self.conversation, Inbound(text=text, channel=self.channel, **inbound), self.now,
+            tips=self.tips, new_reference=self.reference,
+        )
+        self.conversation = turn.conversation
+        self.events.extend(turn.events)
+        self.last_events = turn.events
+        return turn.replies
+
+    def saved(self):
+        return [e for e in self.events if isinstance(e, SaveTip)]
+
+
+def test_engine_imports_no_web_storage_or_twilio_library():
+    forbidden = {"flask", "sqlmodel", "sqlalchemy", "twilio", "werkzeug", "psycopg"}
+    for path in ENGINE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+
+
+def test_any_first_message_gets_the_welcome_and_the_main_menu(flow):
+    for first in ("hello", "1", "", "what is this?", "\U0001F600"):
+        replies = Talk(flow).send(first)
+        assert len(replies) == 1
+        assert "1 " in replies[0] and "2 " in replies[0] and "3 " in replies[0]
+
+
+def test_first_message_language_is_detected_and_defaults_to_the_deployment(flow):
+    assert Talk(flow).send("Hello")[0].endswith("4 Language/Bahasa")
+    assert "Balas angka" in Talk(flow).send("Halo, saya mau lapor")[0]
+    assert "Balas angka" in Talk(flow).send("xyz")[0]  # deployment default: Indonesian
+
+
+def test_danger_first_yes_gives_numbers_at_once_and_escalates_before_other_questions(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    assert "danger right now" in talk.send("1")[0]
+    replies = talk.send("1")
+    assert "112" in replies[0] and "110" in replies[0]  # emergency numbers come first
+    assert "What did you see" in replies[1]
+    kinds = [type(e) for e in talk.last_events]
+    assert kinds == [SaveTip, Escalate]
+    saved = talk.last_events[0]
+    assert saved.fields["urgency"] == "immediate" and saved.fields["complete"] is False
+    assert talk.last_events[1].reference == saved.reference
+
+
+def test_complete_report_in_contract_order_with_summary_and_reference(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("1")
+    assert "What did you see" in talk.send("2")[0]
+    assert "What kind" in talk.send("Two girls work at the karaoke bar at night")[0]
+    assert "Where" in talk.send("2")[0]
+    assert "When" in talk.send("Jalan Melati 5, Bogor")[0]
+    assert "How many" in talk.send("yesterday")[0]
+    assert "contact you" in talk.send("2")[0]
+    summary = talk.send("yes")[0]
+    assert "Two girls work at the karaoke" in summary and "Sexual exploitation" in summary
+    assert "Jalan Melati 5, Bogor" in summary and "Contact you: yes" in summary
+    final = talk.send("1")
+    reference = talk.saved()[-1].reference
+    assert reference in final[0]
+    assert parse_reference(reference) == reference
+    fields = talk.saved()[-1].fields
+    assert fields == {
+        "urgency": "normal", "category": "sexual_exploitation",
+        "description": "Two girls work at the karaoke bar at night", "location": "Jalan Melati 5, Bogor",
+        "when": "yesterday", "children": "2", "contact_consent": True, "media_count": 0, "complete": True,
+        "channel": "sms", "language": "en",
+    }
+    assert talk.conversation.tip is None and talk.conversation.answers == {}
+
+
+def test_every_question_can_be_skipped(flow):
+    talk = Talk(flow, language="id")
+    talk.send("halo")
+    talk.send("1")
+    for skip in ("0", "lewati", "0", "SKIP", "0", "0"):
+        talk.send(skip)
+    assert talk.conversation.state == "report_contact"
+    talk.send("2")
+    assert talk.conversation.state == "report_confirm"
+    final = talk.send("1")
+    assert "Nomor laporan Anda" in final[0]
+    assert talk.saved()[-1].fields["complete"] is True
+
+
+def test_numbered_question_answered_with_a_story_keeps_the_words(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("1")
+    replies = talk.send("there is a boy locked in the house next to the mosque")
+    assert "kept your words" in replies[0]
+    assert "danger right now" in replies[1]  # asked again
+    assert talk.saved()[-1].fields["description"] == "there is a boy locked in the house next to the mosque"
+
+
+def test_unrecognised_short_answer_asks_again(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    replies = talk.send("9")
+    assert "did not understand" in replies[0] and "1 Report a concern" in replies[1]
+    assert talk.conversation.state == "menu"
+
+
+def test_exit_discards_an_unfinished_report_and_forgets_contact(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("1")
+    talk.send("2")
+    talk.send("Something I saw")
+    reference = talk.saved()[-1].reference
+    replies = talk.send("exit")
+    assert replies == [flow.say("en", "exit")]
+    assert DiscardTip(reference) in talk.last_events and ForgetContact() in talk.last_events
+    assert talk.conversation.state is None and talk.conversation.tip is None
+
+
+def test_exit_keeps_an_immediate_danger_report_already_escalated(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("1")
+    talk.send("1")
+    talk.send("EXIT")
+    assert not any(isinstance(e, DiscardTip) for e in talk.events)
+    assert ForgetContact() in talk.last_events and talk.conversation.tip is None
+
+
+def test_idle_conversation_starts_over_and_keeps_the_unfinished_report(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("1")
+    talk.send("2")
+    talk.send("A child sleeps in the warehouse")
+    kept = talk.saved()[-1]
+    assert kept.fields["complete"] is False
+    talk.now += timedelta(minutes=31)
+    replies = talk.send("3")
+    assert "we never share your number" in replies[0]  # the welcome again, not the next question
+    assert talk.conversation.state == "menu" and talk.conversation.tip is None
+    assert not any(isinstance(e, DiscardTip) for e in talk.events)
+
+
+def test_not_idle_after_29_minutes(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("1")
+    talk.now += timedelta(minutes=29)
+    assert "What did you see" in talk.send("2")[0]
+
+
+def test_stop_gets_no_reply_and_start_opts_back_in(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    for word in ("STOP", "stop", "Unsubscribe", "quit", "STOPALL", "optout"):
+        talk.conversation.opted_out = False
+        assert talk.send(word) == []
+        assert talk.conversation.opted_out is True
+    talk.conversation.opted_out = False
+    talk.conversation.language = "id"
+    assert talk.send("BERHENTI") == []
+    assert talk.conversation.opted_out is True
+    assert ForgetContact() in talk.last_events
+    replies = talk.send("START")
+    assert talk.conversation.opted_out is False and "Balas angka" in replies[0]
+
+
+def test_twilio_advanced_opt_out_type_counts_as_stop(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    assert talk.send("stop please", opt_out="STOP") == []
+    assert talk.conversation.opted_out
+
+
+@pytest.mark.parametrize("word,expect", [("MENU", "1 Report a concern"), ("help", "112"), ("LANG", "Choose a language")])
+def test_keywords_work_in_every_state(flow, word, expect):
+    for state in flow.states:
+        talk = Talk(flow, language="en")
+        talk.send("hi")
+        talk.conversation.state = state
+        replies = talk.send(word)
+        assert expect in replies[-1], (state, replies)
+
+
+def test_indonesian_keyword_synonyms(flow):
+    talk = Talk(flow, language="id")
+    talk.send("halo")
+    assert "Bantuan" in talk.send("BANTUAN")[0]
+    assert "Pilih bahasa" in talk.send("bahasa")[0]
+    talk.send("2")
+    assert talk.conversation.language == "en"
+
+
+def test_language_switch_changes_every_following_message(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("4")
+    replies = talk.send("1")  # Bahasa Indonesia is listed first (deployment order)
+    assert replies[0] == "Bahasa: Indonesia."
+    assert "Balas angka" in replies[1]
+
+
+def test_add_and_status_by_reference(flow):
+    talk = Talk(flow, language="en", tips=Tips({"7KQ2-9PXM": "escalated", "ABCD-2345": "spam"}))
+    talk.send("hi")
+    replies = talk.send("add 7kq29pxm the car was a red Avanza")
+    assert replies == ["Added to 7KQ2-9PXM. Thank you."]
+    assert talk.last_events == [AddToTip("7KQ2-9PXM", "the car was a red Avanza")]
+    assert "passed to people who can act" in talk.send("STATUS 7KQ2-9PXM")[0]
+    assert "is closed" in talk.send("status ABCD-2345")[0]  # spam is never revealed
+    assert "could not find" in talk.send("STATUS 2222-2222")[0]
+    assert "send ADD" in talk.send("ADD")[0]
+    assert talk.send("TAMBAH 7KQ2-9PXM lagi") == ["Added to 7KQ2-9PXM. Thank you."]  # Indonesian word
+
+
+def test_text_starting_with_add_is_an_answer_not_a_command(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("1")
+    talk.send("2")
+    talk.send("Add to this that the man has a gun")
+    assert talk.saved()[-1].fields["description"] == "Add to this that the man has a gun"
+
+
+def test_media_is_refused_politely_and_only_counted(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("1")
+    talk.send("2")
+    replies = talk.send("", media_count=2)
+    assert "do not send photos" in replies[0]
+    assert len(replies) == 1
+    assert talk.saved()[-1].fields["media_count"] == 2
+
+
+def test_whatsapp_location_answers_where(flow):
+    talk = Talk(flow, channel="whatsapp", language="en")
+    talk.send("hi")
+    talk.send("1")
+    talk.send("2")
+    talk.send("children carrying heavy loads at the quarry")
+    assert "share a location" in talk.send("1")[0]
+    talk.send("", location="Pasar Minggu (-6.29000,106.84000)")
+    assert talk.saved()[-1].fields["location"] == "Pasar Minggu (-6.29000,106.84000)"
+
+
+def test_lessons_page_through_and_end_with_what_to_do(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    pages = [talk.send("2")[0]]
+    for _ in range(flow.lesson_count("en") - 1):
+        pages.append(talk.send("1")[0])
+    assert len(pages) >= 6 and len(set(pages)) == len(pages)
+    assert "One sign proves nothing" in pages[0]
+    assert "never confront" in pages[-1]
+    replies = talk.send("1")
+    assert "last lesson" in replies[0] and talk.conversation.state == "menu"
+
+
+def test_lesson_can_jump_to_report(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("2")
+    assert "danger right now" in talk.send("2")[0]
+
+
+def test_help_gives_the_deployments_numbers(flow):
+    talk = Talk(flow, language="id")
+    talk.send("halo")
+    help_text = talk.send("3")[0]
+    for number in ("112", "110", "129", "08111-129-129"):
+        assert number in help_text
+
+
+def test_references_use_the_contract_alphabet():
+    for _ in range(200):
+        reference = new_reference()
+        assert len(reference) == 9 and reference[4] == "-"
+        assert all(c in ALPHABET for c in reference.replace("-", ""))
+    assert parse_reference(" 7kq2-9pxm ") == "7KQ2-9PXM"
+    assert parse_reference("7KQ29PXM") == "7KQ2-9PXM"
+    assert parse_reference("0KQ2-9PXM") is None  # 0 is not in the alphabet
+
+
+def test_conversation_round_trips_through_storage_shape(flow):
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    talk.send("1")
+    talk.send("1")
+    c = talk.conversation
+    back = Conversation.from_row(c.state, c.language, c.to_dict(), c.last_seen, c.opted_out)
+    assert back == c

@@ -1,0 +1,64 @@
+"""Whole conversations as golden transcripts, through the signed webhook, with a fixed clock.
+
+Each tests/golden/*.yaml holds what a reporter sends; `out` (the bot's replies) and `tips`
+(the export afterwards) are what we promise. After a deliberate change to flows/, regenerate:
+    make test PYTEST_ARGS="--regen-golden tests/test_golden.py"
+and read the diff before committing it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tipline import storage
+
+from .conftest import inbound_fields, signed_post, twiml_messages
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+CASES = sorted(GOLDEN.glob("*.yaml"))
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper, value):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_golden_transcript(path, client, tipline, clock, request):
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    sender = case["sender"]
+    reference = None
+    transcript = []
+    for turn in case["script"]:
+        clock.advance(minutes=turn.get("wait_minutes", 1))
+        text = turn["in"].replace("{reference}", reference or "")
+        response = signed_post(client, inbound_fields(text, sender=sender, **turn.get("fields", {})))
+        assert response.status_code == 200
+        replies = twiml_messages(response.get_data(as_text=True))
+        with storage.reading(tipline.db) as session:
+            refs = [t["reference"] for t in storage.export_tips(session)]
+        reference = refs[-1] if refs else reference
+        transcript.append({**turn, "out": replies})
+    with storage.reading(tipline.db) as session:
+        tips = list(storage.export_tips(session))
+
+    if request.config.getoption("--regen-golden"):
+        header = "".join(line + "\n" for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#"))
+        body = {"sender": sender, "script": transcript, "tips": tips}
+        path.write_text(header + yaml.dump(body, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+        return
+
+    assert "tips" in case, f"{path.name} has no expected output yet: run with --regen-golden"
+    for number, (expected, actual) in enumerate(zip(case["script"], transcript, strict=True), start=1):
+        assert actual["out"] == expected["out"], f"{path.name} turn {number}: {expected['in']!r}"
+    assert tips == case["tips"]
