@@ -143,7 +143,7 @@ def tips_export(fmt: str) -> None:
     settings = _settings()
     storage.upgrade(settings.database_url)
     engine = storage.make_engine(settings.database_url)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     with storage.reading(engine) as session:
         rows = storage.export_tips(session)
         if fmt == "json":

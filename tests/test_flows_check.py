@@ -1,0 +1,110 @@
+"""`tipline flows check` passes on flows/ and catches each kind of fault in a broken copy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tipline.engine import gsm, load_flow
+from tipline.engine.check import REPORT_BUDGET, check_flow, report_cost
+from tipline.engine.flow import _Loader as YamlLoader
+
+FLOWS = Path(__file__).resolve().parent.parent / "flows"
+
+
+def test_shipped_flows_pass():
+    assert check_flow(FLOWS) == []
+
+
+@pytest.mark.parametrize("language", ["en", "id"])
+@pytest.mark.parametrize("danger", [False, True])
+def test_a_complete_report_fits_the_segment_budget(language, danger):
+    assert report_cost(load_flow(FLOWS), language, danger=danger) <= REPORT_BUDGET
+
+
+def test_gsm_rules():
+    assert gsm.is_gsm7("Halo! Jalan Mawar no. 3 @ 10:00 {x} [y] ~ €")
+    assert not gsm.is_gsm7("Don\u2019t")  # a curly apostrophe
+    assert gsm.segments("a" * 160) == 1 and gsm.segments("a" * 161) == 2
+    assert gsm.segments("a" * 306) == 2 and gsm.segments("a" * 307) == 3
+    assert gsm.segments("[" * 80) == 1 and gsm.segments("[" * 81) == 2  # extension characters count twice
+    assert gsm.segments("\U0001F600" + "a" * 68) == 1 and gsm.segments("\U0001F600" + "a" * 69) == 2
+    assert gsm.segments("") == 0
+
+
+@pytest.fixture
+def broken(tmp_path):
+    target = tmp_path / "flows"
+    shutil.copytree(FLOWS, target)
+    return target
+
+
+def edit(path: Path, change):
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=YamlLoader)  # keeps YES and NO as words
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def test_missing_message_in_one_language(broken):
+    edit(broken / "messages" / "id.yaml", lambda d: d["messages"].pop("ask_when"))
+    assert any("id.yaml: message 'ask_when' is missing" in f for f in check_flow(broken))
+
+
+def test_emoji_and_curly_quotes_are_refused(broken):
+    edit(broken / "messages" / "en.yaml", lambda d: d["messages"].update(exit="Bye \U0001F44B, don\u2019t worry"))
+    faults = check_flow(broken)
+    assert any("'exit': not GSM-7" in f for f in faults)
+
+
+def test_message_longer_than_two_segments_is_refused(broken):
+    edit(broken / "messages" / "en.yaml", lambda d: d["messages"].update(add_usage="word " * 70))
+    assert any("'add_usage': 3 SMS segments" in f for f in check_flow(broken))
+
+
+def test_report_over_budget_is_refused(broken):
+    long = "Please tell us where this happened, as precisely as you can: village, district, street. " * 2
+    edit(broken / "messages" / "en.yaml", lambda d: d["messages"].update(ask_where=long[:300], ask_when=long[:300]))
+    assert any("complete report" in f and "segments" in f for f in check_flow(broken))
+
+
+def test_unreachable_state_is_refused(broken):
+    def add_orphan(d):
+        d["states"]["orphan"] = {"ask": "menu", "answer": "menu", "options": {"1": "menu"}}
+    edit(broken / "flow.yaml", add_orphan)
+    faults = check_flow(broken)
+    assert len(faults) == 1 and "orphan" in faults[0]
+
+
+def test_transition_to_undefined_state_is_refused(broken):
+    edit(broken / "flow.yaml", lambda d: d["states"]["menu"]["options"].update({"5": "nowhere"}))
+    assert check_flow(broken) == [f"{broken / 'flow.yaml'}: state 'menu' leads to undefined state 'nowhere'"]
+
+
+def test_unknown_placeholder_is_refused(broken):
+    edit(broken / "messages" / "id.yaml", lambda d: d["messages"].update(exit="Selesai {nama}"))
+    assert any("'exit' uses unknown placeholder(s) ['nama']" in f for f in check_flow(broken))
+
+
+def test_fewer_lessons_in_one_language(broken):
+    edit(broken / "messages" / "id.yaml", lambda d: d.update(lessons=d["lessons"][:5]))
+    faults = check_flow(broken)
+    assert any("5 lessons; at least 6" in f for f in faults)
+
+
+def test_missing_keyword_is_refused(broken):
+    edit(broken / "messages" / "id.yaml", lambda d: d["keywords"].pop("EXIT"))
+    assert check_flow(broken) == [f"{broken / 'messages' / 'id.yaml'}: keywords.EXIT is missing"]
+
+
+def test_invalid_yaml_is_a_clear_fault(broken):
+    (broken / "flow.yaml").write_text("states: [unclosed", encoding="utf-8")
+    faults = check_flow(broken)
+    assert len(faults) == 1 and "not valid YAML" in faults[0]
+
+
+def test_a_long_service_name_is_checked_too():
+    faults = check_flow(FLOWS, service_name="The National Child Protection Community Reporting Service")
+    assert faults and all("complete report with immediate danger costs 13 segments" in f for f in faults)
