@@ -92,6 +92,7 @@ def test_generated_keys_are_private_and_stable(env, tmp_path):
     keys = {name: (instance / name).read_text() for name in ("secret_key", "pseudonym_key", "contact_key")}
     for name in keys:
         assert stat.S_IMODE((instance / name).stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "cli.db").stat().st_mode) == 0o600  # reporters' words live there
     run(env, "db", "upgrade")
     assert keys == {name: (instance / name).read_text() for name in keys}
     Fernet(keys["contact_key"].strip())

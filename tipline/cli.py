@@ -73,6 +73,8 @@ def serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", None)  # URLs hold nothing personal, but keep the log quiet
             self.cfg.set("timeout", 30)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn 27+: one socket per user clashes
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             from . import create_app
