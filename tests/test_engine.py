@@ -135,7 +135,8 @@ def test_complete_report_in_contract_order_with_summary_and_reference(flow):
     assert fields == {
         "urgency": "normal", "category": "sexual_exploitation",
         "description": "Two girls work at the karaoke bar at night", "location": "Jalan Melati 5, Bogor",
-        "when": "yesterday", "children": "2", "contact_consent": True, "media_count": 0, "complete": True,
+        "when": "yesterday", "children": "2", "contact_consent": True, "place_code": None, "media_count": 0,
+        "complete": True,
         "channel": "sms", "language": "en",
     }
     assert talk.conversation.tip is None and talk.conversation.answers == {}
@@ -360,3 +361,62 @@ def test_conversation_round_trips_through_storage_shape(flow):
     c = talk.conversation
     back = Conversation.from_row(c.state, c.language, c.to_dict(), c.last_seen, c.opted_out)
     assert back == c
+
+
+def _to_where(flow, language="en"):
+    talk = Talk(flow, language=language)
+    for text in ("hi", "1", "2", "Children work nights at the brick kiln", "1"):
+        talk.send(text)
+    assert talk.conversation.state == "report_where"
+    return talk
+
+
+def _pick(talk, parent, code):
+    """Page through a place menu to `code` and pick it, as a reporter would."""
+    pages = talk.flow.place_pages(talk.conversation.language, parent)
+    for page_number, page in enumerate(pages):
+        for index, place in enumerate(page, start=1):
+            if place.code == code:
+                for _ in range(page_number):
+                    talk.send("9")
+                return talk.send(str(index))
+    raise AssertionError(code)
+
+
+def test_where_offers_numbered_pages_of_provinces_then_regencies(flow):
+    talk = _to_where(flow)
+    first_page = talk.send("9")[0]
+    assert first_page.startswith("Pick a number or write the place:\n1 Aceh\n")
+    assert "9 More" in first_page and "0 Skip" in first_page
+    regencies = _pick(talk, None, "32")
+    assert regencies[0].startswith("Jawa Barat: pick a number") and "1 Kab. Bogor" in regencies[0]
+    after = _pick(talk, "32", "32.01")
+    assert "When did you see it" in after[0]
+    fields = talk.saved()[-1].fields
+    assert fields["location"] == "Kab. Bogor, Jawa Barat" and fields["place_code"] == "32.01"
+
+
+def test_where_picker_accepts_words_and_not_sure(flow):
+    talk = _to_where(flow, "id")
+    talk.send("9")
+    _pick(talk, None, "35")
+    talk.send("Desa Sumberejo dekat pasar")
+    fields = talk.saved()[-1].fields
+    assert fields["location"] == "Desa Sumberejo dekat pasar, Jawa Timur" and fields["place_code"] == "35"
+
+    talk = _to_where(flow)
+    talk.send("9")
+    _pick(talk, None, "51")
+    talk.send("0")  # not sure which regency
+    assert talk.saved()[-1].fields["location"] == "Bali" and talk.saved()[-1].fields["place_code"] == "51"
+
+
+def test_every_place_menu_page_fits_two_segments_in_every_language(flow):
+    from tipline.engine import gsm
+
+    for language in flow.languages:
+        for parent in (None, *(p.code for p in flow.places)):
+            for page in flow.place_pages(language, parent):
+                text = flow.place_menu(language, parent, page)
+                assert gsm.is_gsm7(text) and gsm.segments(text) <= 2, text
+    assert len(flow.places) == 38 and sum(len(p.children) for p in flow.places) == 514

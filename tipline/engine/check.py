@@ -37,8 +37,11 @@ LONGEST = {
 }
 
 
+PLACE_MESSAGES = ("place_top", "place_inner")
+
+
 def required_messages(flow: Flow) -> set[str]:
-    keys = set(ENGINE_MESSAGES)
+    keys = set(ENGINE_MESSAGES) | (set(PLACE_MESSAGES) if flow.places else set())
     for spec in flow.states.values():
         keys.add(spec.ask)
         keys.update(f"category_{value}" for value in spec.choices.values())
@@ -77,6 +80,8 @@ def _check_messages(flow: Flow) -> list[str]:
             faults.append(f"{where}: {len(lang.lessons)} lessons, but {reference.code} has {len(reference.lessons)}")
         values = _longest_values(flow, code)
         for key, template in sorted(lang.messages.items()):
+            if key in PLACE_MESSAGES:
+                continue  # checked page by page below
             used = placeholders(template)
             unknown = used - known - set(values)
             if unknown:
@@ -93,8 +98,25 @@ def _check_messages(flow: Flow) -> list[str]:
                 faults.append(f"{where}: lesson {index + 1}: {exc}")
                 continue
             faults.extend(_check_text(f"{where}: lesson {index + 1}", text))
+        faults.extend(_check_places(flow, code, where))
         welcome = flow.say(code, "welcome") + "\n" + flow.say(code, flow.states[flow.initial].ask)
         faults.extend(_check_text(f"{where}: welcome with the menu", welcome))
+    return faults
+
+
+def _check_places(flow: Flow, code: str, where: str) -> list[str]:
+    """Every page of every place menu, exactly as a reporter would get it."""
+    if not flow.places or not all(k in flow.languages[code].messages for k in PLACE_MESSAGES):
+        return []
+    faults = []
+    for parent in (None, *(p.code for p in flow.places if p.children)):
+        try:
+            pages = flow.place_pages(code, parent)
+        except FlowError as exc:
+            return [f"{where}: place menus: {exc}"]
+        for number, page in enumerate(pages, start=1):
+            label = f"{where}: places under {parent or 'the top'}, page {number}"
+            faults.extend(_check_text(label, flow.place_menu(code, parent, page)))
     return faults
 
 

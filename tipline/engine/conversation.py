@@ -18,6 +18,8 @@ from .reference import parse_reference
 MAX_ANSWER = 2000  # characters kept of one answer; Twilio's own limit is 1,600
 SUMMARY_WIDTH = {"description": 50}
 SUMMARY_DEFAULT_WIDTH = 30
+PLACE_LIST = "9"  # in a place question: show the numbered list of places (and its next page)
+PICKING = "_picking_place"  # where a reporter is in the list of places, kept with the answers
 STRAY_TEXT_MIN = 20  # free text this long given to a numbered question is kept, not dropped
 REPORT_FIELDS = ("category", "description", "location", "when", "children", "contact_consent")
 # Statuses a reporter may see; an operator's "spam" reads as closed to the sender.
@@ -401,11 +403,48 @@ class _Step:
         self._record(spec, self.text[:MAX_ANSWER], "answer")
 
     def _answer_place(self, spec: StateSpec, word: str | None) -> None:
-        if self.inbound.location and not self.text:
-            return self._record(spec, self.inbound.location[:MAX_ANSWER], "answer")
+        picking = self.conv.answers.pop(PICKING, None)
         if self.inbound.location:
-            return self._record(spec, f"{self.text} ({self.inbound.location})"[:MAX_ANSWER], "answer")
+            place = f"{self.text} ({self.inbound.location})" if self.text else self.inbound.location
+            return self._record(spec, place[:MAX_ANSWER], "answer")
+        if picking is not None:
+            return self._answer_picker(spec, word, picking)
+        if word == PLACE_LIST and self.flow.places:
+            return self._show_places({"parent": None, "page": 0})
         self._answer_text(spec, word)
+
+    def _show_places(self, picking: dict) -> None:
+        """Numbered pages of the deployment's places, for phones without GPS."""
+        self.conv.answers[PICKING] = picking
+        pages = self.flow.place_pages(self.lang, picking["parent"])
+        self.replies.append(self.flow.place_menu(self.lang, picking["parent"], pages[picking["page"]]))
+
+    def _answer_picker(self, spec: StateSpec, word: str | None, picking: dict) -> None:
+        parent = self.flow.place(picking["parent"])
+        pages = self.flow.place_pages(self.lang, picking["parent"])
+        page = pages[picking["page"] % len(pages)]
+        if word == PLACE_LIST:  # more
+            return self._show_places({**picking, "page": (picking["page"] + 1) % len(pages)})
+        if self._is_skip(word):
+            if parent is None:
+                return self._record(spec, None, "skip")
+            return self._record_place(spec, parent.name, parent.code)  # "not sure": the province will do
+        if word and word.isdigit():
+            if not 1 <= int(word) <= len(page):
+                self.say("not_understood")
+                return self._show_places(picking)
+            chosen = page[int(word) - 1]
+            if parent is None and chosen.children:
+                return self._show_places({"parent": chosen.code, "page": 0})
+            name = f"{chosen.name}, {parent.name}" if parent else chosen.name
+            return self._record_place(spec, name, chosen.code)
+        # Words instead of a number: the reporter's own description of the place wins.
+        text = f"{self.text}, {parent.name}" if parent else self.text
+        self._record_place(spec, text[:MAX_ANSWER], parent.code if parent else None)
+
+    def _record_place(self, spec: StateSpec, name: str, code: str | None) -> None:
+        self.conv.answers[f"{spec.field}_code"] = code
+        self._record(spec, name, "answer")
 
     # ---- the report ----------------------------------------------------------------------------
     def _record(self, spec: StateSpec, value: Any, event: str) -> None:
@@ -428,6 +467,7 @@ class _Step:
             "urgency": "immediate" if answers.get("danger") is True else "normal",
             **{name: answers.get(name) for name in REPORT_FIELDS},
             "contact_consent": answers.get("contact_consent") is True,
+            "place_code": answers.get("location_code"),
             "media_count": answers.get("media_count", 0),
             "complete": complete,
             "channel": self.inbound.channel,

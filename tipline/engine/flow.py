@@ -24,6 +24,7 @@ QUESTION_KINDS = {"yes_no", "choice", "text", "place"}
 ACTIONS = {"urgent", "submit", "discard"}
 KEYWORDS = ("MENU", "STOP", "START", "HELP", "LANG", "EXIT", "ADD", "STATUS", "SKIP", "YES", "NO")
 ANSWER_WORDS = ("SKIP", "YES", "NO")
+PLACE_MENU_CHARACTERS = 300  # two GSM-7 segments hold 306
 # Jumps that work from every state: the global keywords MENU, HELP and LANG.
 GLOBAL_JUMPS = {"to_menu": "initial", "to_help": "help", "to_language": "language"}
 
@@ -55,6 +56,15 @@ class StateSpec:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A province (with its regencies and cities) or a regency/city, by its official code."""
+
+    code: str
+    name: str
+    children: tuple[Place, ...] = ()
+
+
+@dataclass(frozen=True)
 class Language:
     code: str
     name: str
@@ -76,8 +86,11 @@ class Flow:
     service_name: str
     numbers: dict[str, str]
     machine_class: type
+    places: tuple[Place, ...] = ()
 
     def __post_init__(self) -> None:
+        self._places = {p.code: p for top in self.places for p in (top, *top.children)}
+        self._place_pages: dict[tuple[str, str | None], list[tuple[Place, ...]]] = {}
         english = self.languages.get("en")
         # A keyword table per language. Commands (MENU, EXIT, ...) work in every language's
         # words, whatever the conversation's language; answers (YES, NO, SKIP) in its own words
@@ -113,6 +126,37 @@ class Flow:
     def lesson_count(self, language: str) -> int:
         return len(self.languages[language].lessons)
 
+    def place(self, code: str | None) -> Place | None:
+        return self._places.get(code) if code else None
+
+    def place_pages(self, language: str, parent: str | None) -> list[tuple[Place, ...]]:
+        """The numbered pages of places under parent (None: the top level), each fitting an SMS menu.
+
+        A page holds at most 8 places (9 is "more", 0 the way out) and as many as keep the
+        whole menu within PLACE_MENU_CHARACTERS.
+        """
+        key = (language, parent)
+        if key not in self._place_pages:
+            items = self.place(parent).children if parent else self.places
+            pages: list[tuple[Place, ...]] = []
+            page: list[Place] = []
+            for item in items:
+                candidate = [*page, item]
+                if page and (len(candidate) > 8 or len(self.place_menu(language, parent, tuple(candidate))) > PLACE_MENU_CHARACTERS):
+                    pages.append(tuple(page))
+                    candidate = [item]
+                page = candidate
+            if page:
+                pages.append(tuple(page))
+            self._place_pages[key] = pages
+        return self._place_pages[key]
+
+    def place_menu(self, language: str, parent: str | None, page: tuple[Place, ...]) -> str:
+        choices = "\n".join(f"{i} {p.name}" for i, p in enumerate(page, start=1))
+        if parent is None:
+            return self.say(language, "place_top", choices=choices)
+        return self.say(language, "place_inner", choices=choices, parent=self.place(parent).name)
+
     def detect_language(self, words: list[str]) -> str:
         """The language a first message is written in, by its greetings and keywords."""
         scores = {code: 0 for code in self.languages}
@@ -141,7 +185,7 @@ class _Values(dict):
         raise FlowError(f"message uses unknown placeholder {{{key}}}")
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """YAML that keeps YES, NO, Y, N, ON and OFF as words: they are keywords here."""
 
 
@@ -307,6 +351,7 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
     if default_language not in languages:
         raise FlowError(f"{folder / 'deployment.yaml'}: default_language {default_language!r} is not in languages")
     numbers = {str(k): str(v) for k, v in (deployment.get("numbers") or {}).items()}
+    places = _load_places(folder / "places.yaml") if (folder / "places.yaml").exists() else ()
     return Flow(
         initial=initial,
         idle=timedelta(minutes=int(structure.get("idle_minutes", 30))),
@@ -316,7 +361,33 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
         service_name=service_name or str(deployment.get("service_name") or "Tipline"),
         numbers=numbers,
         machine_class=machine_class,
+        places=places,
     )
+
+
+def _load_places(path: Path) -> tuple[Place, ...]:
+    """A two-level tree: top-level places (provinces), each with its places (regencies, cities)."""
+    raw = _read_yaml(path)
+    tops = raw.get("places") if isinstance(raw, dict) else None
+    if not isinstance(tops, list) or not tops:
+        raise FlowError(f"{path}: 'places' must be a list of places")
+    seen: set[str] = set()
+
+    def one(item: Any, where: str) -> Place:
+        if not isinstance(item, dict) or not item.get("code") or not item.get("name"):
+            raise FlowError(f"{path}: {where}: each place needs a code and a name")
+        code = str(item["code"])
+        if code in seen:
+            raise FlowError(f"{path}: place code {code!r} appears twice")
+        seen.add(code)
+        return Place(code=code, name=str(item["name"]))
+
+    places = []
+    for index, top in enumerate(tops, start=1):
+        parent = one(top, f"place {index}")
+        children = tuple(one(child, f"{parent.name}") for child in top.get("places") or [])
+        places.append(Place(parent.code, parent.name, children))
+    return tuple(places)
 
 
 def placeholders(template: str) -> set[str]:
