@@ -105,6 +105,7 @@ def test_generated_keys_are_private_and_stable(env, tmp_path):
         ("TIPLINE_PSEUDONYM_KEY", "x" * 10, "TIPLINE_PSEUDONYM_KEY is too short"),
         ("TIPLINE_CONTACT_KEY", "not-a-fernet-key", "TIPLINE_CONTACT_KEY is not a Fernet key"),
         ("TIPLINE_DATABASE_URL", "mysql://x", "TIPLINE_DATABASE_URL must be"),
+        ("TIPLINE_DATABASE_URL", "sqlite:////tmp", "TIPLINE_DATABASE_URL names a directory"),
     ],
 )
 def test_unfit_settings_are_refused_with_a_clear_message(env, name, value, message):
@@ -155,5 +156,5 @@ def test_serve_runs_gunicorn_with_migrated_database(env):
         refused.value.close()
     finally:
         proc.terminate()
-        output = proc.communicate(timeout=20)[0]
+        output = proc.communicate(timeout=90)[0]
     assert "/twilio/messages" in output

@@ -95,7 +95,7 @@ def test_any_first_message_gets_the_welcome_and_the_main_menu(flow):
 
 
 def test_first_message_language_is_detected_and_defaults_to_the_deployment(flow):
-    assert Talk(flow).send("Hello")[0].endswith("4 Language/Bahasa")
+    assert Talk(flow).send("Hello")[0].endswith("5 Join the watch")
     assert "Balas angka" in Talk(flow).send("Halo, saya mau lapor")[0]
     assert "Balas angka" in Talk(flow).send("xyz")[0]  # deployment default: Indonesian
 
@@ -420,3 +420,58 @@ def test_every_place_menu_page_fits_two_segments_in_every_language(flow):
                 text = flow.place_menu(language, parent, page)
                 assert gsm.is_gsm7(text) and gsm.segments(text) <= 2, text
     assert len(flow.places) == 38 and sum(len(p.children) for p in flow.places) == 514
+
+
+def test_join_asks_consent_then_place_and_subscribes(flow):
+    from tipline.engine import Subscribe
+
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    explain = talk.send("5")[0]
+    assert "never confront" in explain and "encrypted" in explain and "STOP" in explain
+    assert "Which area" in talk.send("1")[0]
+    talk.send("9")
+    _pick(talk, None, "31")
+    done = _pick(talk, "31", "31.74")
+    assert "Thank you for joining" in done[0]
+    assert talk.last_events == [Subscribe("en", "Kota Administrasi Jakarta Selatan, DKI Jakarta", "31.74")]
+    assert talk.conversation.state == "menu" and talk.conversation.answers == {}
+
+
+def test_join_keyword_in_indonesian_and_declining(flow):
+    from tipline.engine import Subscribe
+
+    talk = Talk(flow, language="id")
+    talk.send("halo")
+    assert "Relawan" in talk.send("GABUNG")[0]
+    assert "GABUNG jika berubah pikiran" in talk.send("2")[0]
+    assert talk.conversation.state == "menu"
+    assert not any(isinstance(e, Subscribe) for e in talk.events)
+
+
+def test_reporting_never_subscribes(flow):
+    from tipline.engine import Subscribe
+
+    talk = Talk(flow, language="en")
+    for text in ("hi", "1", "2", "Girls taken to the city for work", "3", "0", "0", "0", "1", "1"):
+        talk.send(text)
+    assert not any(isinstance(e, Subscribe) for e in talk.events)
+
+
+def test_idea_is_shared_from_any_state(flow):
+    from tipline.engine import ShareIdea
+
+    talk = Talk(flow, language="id")
+    talk.send("halo")
+    talk.send("1")
+    assert talk.send("IDE penyuluhan di sekolah desa") == ["Terima kasih. Ide Anda kami teruskan ke tim."]
+    assert talk.last_events == [ShareIdea("penyuluhan di sekolah desa", "id")]
+    assert talk.conversation.state == "report_danger"  # the conversation carries on where it was
+    assert "IDE dan ide Anda" in talk.send("ide")[0]
+
+
+def test_punctuation_around_keywords_and_greetings(flow):
+    assert "Reply a number" in Talk(flow).send("Hello, I need to tell you something")[0]
+    talk = Talk(flow, language="en")
+    talk.send("hi")
+    assert talk.send("Stop.") == [] and talk.conversation.opted_out

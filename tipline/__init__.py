@@ -47,6 +47,9 @@ def create_app(settings: Settings | None = None, **tipline_options) -> Flask:
         )
     app.extensions["tipline"] = TipLine(settings, **tipline_options)
     app.register_blueprint(webhook_bp)
+    from .dashboard import init_dashboard
+
+    init_dashboard(app)
 
     @app.errorhandler(HTTPException)
     def plain_http_error(error: HTTPException):

@@ -57,7 +57,8 @@ def db_upgrade() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--no-worker", is_flag=True, help="do not start the outbox worker in the background")
+def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
     """Production server (gunicorn) for the webhook; migrates the database first."""
     from gunicorn.app.base import BaseApplication
 
@@ -73,6 +74,7 @@ def serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", None)  # URLs hold nothing personal, but keep the log quiet
             self.cfg.set("timeout", 30)
+            self.cfg.set("graceful_timeout", 10)
             if "control_socket_disable" in self.cfg.settings:  # gunicorn 27+: one socket per user clashes
                 self.cfg.set("control_socket_disable", True)
 
@@ -81,14 +83,23 @@ def serve(host: str, port: int, workers: int) -> None:
 
             return create_app(settings)
 
+
     base = f"http://{host}:{port}"
     click.echo(f"tipline serving on {base}")
     click.echo(f"  Twilio webhook (SMS and WhatsApp, HTTP POST): {base}/twilio/messages")
     click.echo(f"  health check:                                 {base}/healthz")
+    click.echo(f"  dashboard (operators and partners):           {base}/dashboard/")
+    click.echo("  create a login: `tipline users add EMAIL --role admin` (in .venv/bin); it asks for a password.")
     if not settings.twilio_auth_token:
         click.echo("  TWILIO_AUTH_TOKEN is not set: the webhook refuses every request until it is.")
         click.echo("  Talk to the bot without Twilio: `tipline chat` (in .venv/bin).")
-    _Server().run()
+    background = None if no_worker else _start_background_worker()
+    try:
+        _Server().run()
+    finally:
+        if background is not None:
+            background.terminate()
+            background.wait(timeout=10)
 
 
 @main.command()
@@ -132,7 +143,7 @@ def tips() -> None:
 EXPORT_COLUMNS = (
     "reference", "created_at", "updated_at", "status", "urgency", "category", "description", "location",
     "when", "children", "channel", "language", "reporter", "contact_consent", "complete", "media_count",
-    "additions",
+    "place_code", "additions",
 )
 
 
@@ -182,6 +193,227 @@ def flows_check() -> None:
     if faults:
         raise SystemExit(1)
     click.echo(f"{settings.flows_path}: ok")
+
+
+# ---- dashboard accounts -----------------------------------------------------------------------------
+
+@main.group()
+def users() -> None:
+    """Dashboard accounts."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "operator", "partner"]), required=True)
+@click.option("--partner", "partner", default=None, help="the partner organisation (partner accounts only)")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+def users_add(email: str, role: str, partner: str | None, password_stdin: bool) -> None:
+    """Create a dashboard account (asks for the password twice unless --password-stdin)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from . import models, storage
+    from .dashboard.security import PasswordError, check_new_password, hash_password, new_session_token
+
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+        raise click.BadParameter("give an email address", param_hint="EMAIL")
+    if role == "partner" and not (partner and partner.strip()):
+        raise click.UsageError("a partner account needs --partner NAME (the partner organisation)")
+    if role != "partner" and partner:
+        raise click.UsageError("--partner is only for --role partner")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        check_new_password(password)
+    except PasswordError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = _settings()
+    storage.upgrade(settings.database_url)
+    engine = storage.make_engine(settings.database_url)
+    try:
+        with storage.writing(engine) as session:
+            partner_model = getattr(models, "Partner", None)
+            if partner and partner_model is not None and hasattr(partner_model, "name"):
+                from sqlmodel import select
+
+                if session.exec(select(partner_model).where(partner_model.name == partner.strip())).first() is None:
+                    raise click.ClickException(
+                        f"no partner named {partner.strip()!r}: add it first with `tipline partners add`"
+                    )
+            now = models.utcnow()
+            storage.create_user(
+                session, email=email, role=role, partner=partner.strip() if partner else None,
+                password_hash=hash_password(password), session_token=new_session_token(), now=now,
+            )
+            storage.record_audit(session, actor="cli", action="user_created", at=now, target=email,
+                                 detail={"role": role, "partner": partner})
+    except IntegrityError:
+        raise click.ClickException(f"an account for {email} already exists") from None
+    finally:
+        engine.dispose()
+    click.echo(f"account {email} ({role}) created; log in at /dashboard/")
+
+
+
+
+# ---- outbox, partners, retention (issue 4) --------------------------------------------------------
+
+def _start_background_worker():
+    """`tipline worker` as a child process: gunicorn forks, and a thread in the master would not survive."""
+    import os
+    import subprocess
+
+    click.echo("  outbox worker: running in the background (--no-worker to turn off)")
+    return subprocess.Popen([sys.executable, "-m", "tipline.cli", "worker", "--exit-with-parent", str(os.getpid())])
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="send what is due now, run the timers once, and exit")
+@click.option("--exit-with-parent", "parent_pid", type=int, default=None, hidden=True)
+def worker(once: bool, parent_pid: int | None) -> None:
+    """Send what is queued in the outbox, retry, run the timers (escalation timeouts, retention)."""
+    import os
+    import signal
+    import threading
+
+    from . import configure_logging, storage
+    from .worker import Worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    storage.upgrade(settings.database_url)
+    try:
+        runner = Worker(_tipline(settings))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if once:
+        click.echo(f"{runner.run_once()} messages handled")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def parent_alive() -> bool:
+        return parent_pid is None or os.getppid() == parent_pid
+
+    runner.run(stop, parent_alive=parent_alive)
+
+
+@main.group()
+def outbox() -> None:
+    """Messages the tip line sends on its own initiative."""
+
+
+@outbox.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON array of objects")
+@click.option("--status", "statuses", multiple=True,
+              type=click.Choice(["pending", "sending", "sent", "failed", "dead", "cancelled"]))
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000))
+def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:
+    """Show queued, sent and failed outbound messages (failed and dead are the dead letters)."""
+    from . import storage
+
+    settings = _settings()
+    storage.upgrade(settings.database_url)
+    engine = storage.make_engine(settings.database_url)
+    with storage.reading(engine) as session:
+        rows = storage.list_outbox(session, statuses=statuses, limit=limit)
+        references = {t.id: t.reference for t in (storage.tip_by_id(session, tip_id=i) for i in {r.tip_id for r in rows if r.tip_id}) if t}
+    engine.dispose()
+    items = [
+        {
+            "id": r.id, "created_at": r.created_at.isoformat().replace("+00:00", "Z"), "kind": r.kind,
+            "channel": r.channel, "to": "reporter" if r.reporter else f"***{r.to_hint}",
+            "tip": references.get(r.tip_id), "status": r.status, "delivery_status": r.delivery_status,
+            "attempts": r.attempts, "error_code": r.error_code, "error": r.error, "twilio_sid": r.twilio_sid,
+            "next_attempt_at": r.next_attempt_at.isoformat().replace("+00:00", "Z") if r.status == "pending" else None,
+        }
+        for r in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(items, indent=1))
+        return
+    if not items:
+        click.echo("the outbox is empty")
+    for item in items:
+        extra = f" code {item['error_code']}" if item["error_code"] else ""
+        click.echo(
+            f"{item['id']:>6}  {item['created_at']}  {item['status']:<9} {item['kind']:<10} {item['channel']:<8} "
+            f"{item['to']:<9} tip {item['tip'] or '-':<9} tries {item['attempts']}"
+            f"{' ' + item['delivery_status'] if item['delivery_status'] else ''}{extra}"
+        )
+
+
+@main.group()
+def partners() -> None:
+    """Partners that receive escalations."""
+
+
+@partners.command("add")
+@click.argument("name")
+@click.option("--phone", required=True, help="E.164, e.g. +15550100050")
+@click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
+@click.option("--region", "regions", multiple=True, help="a place they cover (matched in a tip's location), or 'everywhere'")
+@click.option("--category", "categories", multiple=True,
+              type=click.Choice(["forced_labour", "sexual_exploitation", "recruitment", "online", "child_marriage",
+                                 "begging", "other"]), help="a kind of tip they take (default: every kind)")
+@click.option("--urgent-only", is_flag=True, help="only immediate-danger tips")
+@click.option("--preference", default=100, show_default=True, type=int, help="lower goes first when a tip moves on")
+@click.option("--lang", "language", default="en", show_default=True, help="language of their messages")
+def partners_add(name, phone, channel, regions, categories, urgent_only, preference, language) -> None:
+    """Register a partner that receives escalations."""
+    import phonenumbers
+    import sqlalchemy as sa
+
+    from . import storage
+    from .models import utcnow
+
+    name = " ".join(name.split())
+    if not name or len(name) > 128:
+        raise click.BadParameter("give a name of 1 to 128 characters", param_hint="NAME")
+    try:
+        number = phonenumbers.parse(phone.removeprefix("whatsapp:"), None)
+        if not phonenumbers.is_possible_number(number):
+            raise phonenumbers.NumberParseException(0, "impossible")
+    except phonenumbers.NumberParseException:
+        raise click.BadParameter("an E.164 number such as +15550100050", param_hint="--phone") from None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    cleaned = [" ".join(r.split()) for r in regions if r.strip()]
+    settings = _settings()
+    storage.upgrade(settings.database_url)
+    engine = storage.make_engine(settings.database_url)
+    try:
+        with storage.writing(engine) as session:
+            if storage.partner_by_name(session, name=name) is not None:
+                raise click.ClickException(f"a partner named {name!r} exists already")
+            storage.add_partner(
+                session, name=name, phone=e164, channel=channel, language=language, regions=cleaned or ["everywhere"],
+                categories=list(categories), urgent_only=urgent_only, preference=preference, now=utcnow(),
+            )
+    except sa.exc.IntegrityError:
+        raise click.ClickException("another partner has this phone number") from None
+    finally:
+        engine.dispose()
+    where = ", ".join(cleaned) if cleaned else "everywhere"
+    click.echo(f"partner {name} added: {channel} ***{e164[-2:]}, covers {where}"
+               f"{', urgent only' if urgent_only else ''}")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="count what would be purged, change nothing")
+def purge(dry_run: bool) -> None:
+    """Apply the retention rules (contacts, finished conversations, closed tips' words, old records)."""
+    from . import storage
+    from .models import utcnow
+    from .worker import purge as apply_retention
+
+    settings = _settings()
+    storage.upgrade(settings.database_url)
+    counts = apply_retention(_tipline(settings), now=utcnow(), dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    click.echo(f"{verb}: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
 
 
 if __name__ == "__main__":  # pragma: no cover

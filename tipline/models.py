@@ -87,6 +87,7 @@ class Tip(SQLModel, table=True):
     contact_sealed: str | None = Field(default=None, sa_type=sa.Text)
     complete: bool = Field(default=False)
     media_count: int = Field(default=0)
+    place_code: str | None = Field(default=None, max_length=16, index=True)  # from flows/places.yaml
 
 
 class TipAddition(SQLModel, table=True):
@@ -121,3 +122,218 @@ class ProcessedMessage(SQLModel, table=True):
     message_sid: str = Field(primary_key=True, max_length=64)
     received_at: datetime = _when(default_factory=utcnow, index=True)
     twiml: str = Field(sa_type=sa.Text)
+
+
+# ---- dashboard: accounts, case work, audit trail (issue 3) --------------------------------------
+
+USER_ROLES = ("admin", "operator", "partner")
+
+
+class User(SQLModel, table=True):
+    """A dashboard account. A partner account is tied to one partner organisation by name."""
+
+    __tablename__ = "dashboard_user"  # "user" is a reserved word in PostgreSQL
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    role: str = Field(max_length=16)
+    partner: str | None = Field(default=None, max_length=128)
+    password_hash: str = Field(max_length=255)
+    active: bool = Field(default=True)
+    # Rotated when the password changes or the account is disabled: old sessions stop working.
+    session_token: str = Field(max_length=64)
+    totp_sealed: str | None = Field(default=None, sa_type=sa.Text)  # Fernet-sealed TOTP secret
+    totp_required: bool = Field(default=False)
+    totp_last_step: int | None = Field(default=None)  # a TOTP code is accepted once
+    created_at: datetime = _when(default_factory=utcnow)
+    last_login_at: datetime | None = _when(default=None)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when: append-only (the database refuses updates)."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        sa.Index("ix_audit_entry_at", "at"),
+        sa.Index("ix_audit_entry_actor_at", "actor", "at"),
+        sa.Index("ix_audit_entry_action_at", "action", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(default_factory=utcnow)
+    actor: str = Field(max_length=254)  # the account's email, or the name tried at a failed login
+    action: str = Field(max_length=32)
+    target: str | None = Field(default=None, max_length=254)  # a tip reference or an account
+    address: str | None = Field(default=None, max_length=64)  # the operator's IP address
+    detail: dict = Field(default_factory=dict, sa_type=JSON_TYPE)
+
+
+class TipCase(SQLModel, table=True):
+    """The operators' working state of a tip: who has it, what it duplicates, when it was triaged."""
+
+    __tablename__ = "tip_case"
+
+    tip_id: int = Field(foreign_key="tip.id", primary_key=True, ondelete="CASCADE")
+    assignee_id: int | None = Field(default=None, foreign_key="dashboard_user.id", index=True, ondelete="SET NULL")
+    duplicate_of_id: int | None = Field(default=None, foreign_key="tip.id", ondelete="SET NULL")
+    triaged_at: datetime | None = _when(default=None)
+
+
+class TipNote(SQLModel, table=True):
+    """An internal note on a tip: for operators only, never sent to anyone."""
+
+    __tablename__ = "tip_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tip_id: int = Field(foreign_key="tip.id", index=True, ondelete="CASCADE")
+    at: datetime = _when(default_factory=utcnow)
+    author: str = Field(max_length=254)
+    text: str = Field(sa_type=sa.Text)
+
+
+# Queue filters sort newest first within one value; the core migration indexes status and urgency.
+sa.Index("ix_tip_category_created", Tip.category, Tip.created_at)
+sa.Index("ix_tip_language_created", Tip.language, Tip.created_at)
+sa.Index("ix_tip_channel_created", Tip.channel, Tip.created_at)
+# The pinned emergencies (immediate and still open) and their count come from this index alone.
+sa.Index("ix_tip_urgency_status_created", Tip.urgency, Tip.status, Tip.created_at)
+
+
+# ---- partners, escalations and the outbox (issue 4) ------------------------------------------
+
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "dead", "cancelled")
+ESCALATION_STATUSES = ("sent", "acknowledged", "done", "timed_out")
+
+
+class Partner(SQLModel, table=True):
+    """An organisation that acts on tips. Its number is an organisation's, kept plain (E.164)."""
+
+    __tablename__ = "partner"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128, unique=True)
+    phone: str = Field(max_length=32, unique=True)
+    channel: str = Field(default="sms", max_length=16)
+    language: str = Field(default="en", max_length=16)
+    regions: list = Field(default_factory=list, sa_type=JSON_TYPE)  # words matched in a tip's location
+    categories: list = Field(default_factory=list, sa_type=JSON_TYPE)  # empty: every category
+    urgent_only: bool = Field(default=False)
+    preference: int = Field(default=100)  # lower first when a tip must go to "the next partner"
+    active: bool = Field(default=True)
+    last_inbound_at: datetime | None = _when(default=None)  # WhatsApp's 24-hour window
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class Escalation(SQLModel, table=True):
+    """A tip passed to one partner: sent, then acknowledged and done by them, or timed out."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (
+        sa.UniqueConstraint("tip_id", "partner_id", name="uq_escalation_tip_partner"),
+        sa.Index("ix_escalation_status_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tip_id: int = Field(foreign_key="tip.id", index=True, ondelete="CASCADE")
+    partner_id: int = Field(foreign_key="partner.id", index=True, ondelete="CASCADE")
+    created_at: datetime = _when(default_factory=utcnow)
+    actor: str = Field(default="system", max_length=254)
+    status: str = Field(default="sent", max_length=16)
+    due_at: datetime | None = _when(default=None)  # acknowledge by then, or the next partner gets it
+    acknowledged_at: datetime | None = _when(default=None)
+    done_at: datetime | None = _when(default=None)
+    note: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message the tip line sends on its own initiative, written with whatever caused it.
+
+    The address is always sealed (a reporter's contact must never lie in the clear, and one rule
+    for every row is simpler to keep); `reporter` or `partner_id` says whose 24-hour window applies.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+    kind: str = Field(max_length=32)  # escalation, update, alert, follow_up, ...
+    channel: str = Field(default="sms", max_length=16)
+    to_sealed: str = Field(sa_type=sa.Text)
+    to_hint: str = Field(default="", max_length=16)  # the last two digits, for people reading lists
+    body: str = Field(sa_type=sa.Text)
+    tip_id: int | None = Field(default=None, foreign_key="tip.id", index=True, ondelete="SET NULL")
+    partner_id: int | None = Field(default=None, foreign_key="partner.id", ondelete="SET NULL")
+    reporter: str | None = Field(default=None, max_length=64, index=True)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _when(default_factory=utcnow)
+    claimed_until: datetime | None = _when(default=None)
+    sender: str | None = Field(default=None, max_length=64)
+    twilio_sid: str | None = Field(default=None, max_length=64, index=True)
+    delivery_status: str | None = Field(default=None, max_length=16)
+    error_code: int | None = Field(default=None)
+    error: str | None = Field(default=None, max_length=255)
+    sent_at: datetime | None = _when(default=None)
+    fallback_of_id: int | None = Field(default=None, foreign_key="outbox.id", ondelete="SET NULL")
+
+
+class SendSlot(SQLModel, table=True):
+    """When a sender number may send next: the per-number rate, shared by every worker."""
+
+    __tablename__ = "send_slot"
+
+    sender: str = Field(primary_key=True, max_length=64)
+    next_free_at: datetime = _when(default_factory=utcnow)
+
+
+class FollowUp(SQLModel, table=True):
+    """An operator's question to a reporter who agreed to be contacted, and whether it was answered."""
+
+    __tablename__ = "follow_up"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tip_id: int = Field(foreign_key="tip.id", index=True, ondelete="CASCADE")
+    reporter: str = Field(max_length=64, index=True)
+    asked_at: datetime = _when(default_factory=utcnow)
+    actor: str = Field(max_length=254)
+    question: str = Field(sa_type=sa.Text)
+    answered_at: datetime | None = _when(default=None)
+
+
+# ---- community participation (issue 5) ---------------------------------------------------------
+
+IDEA_STATUSES = ("new", "considered", "done")
+
+
+class Volunteer(SQLModel, table=True):
+    """A community watch volunteer: subscribed with explicit consent, address sealed to send to them."""
+
+    __tablename__ = "volunteer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reporter: str = Field(max_length=64, unique=True)  # the same pseudonym as their conversation
+    address_sealed: str | None = Field(default=None, sa_type=sa.Text)
+    channel: str = Field(default="sms", max_length=16)
+    language: str = Field(max_length=16)
+    place: str | None = Field(default=None, sa_type=sa.Text)
+    place_code: str | None = Field(default=None, max_length=16, index=True)
+    active: bool = Field(default=True, index=True)
+    consent_at: datetime = _when(default_factory=utcnow)
+    consent_wording: str = Field(sa_type=sa.Text)  # exactly what they agreed to
+    left_at: datetime | None = _when(default=None)
+
+
+class Idea(SQLModel, table=True):
+    """IDEA <text>: a community suggestion under the sender's pseudonym, with an operator's status."""
+
+    __tablename__ = "idea"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _when(default_factory=utcnow, index=True)
+    reporter: str = Field(max_length=64)
+    language: str = Field(max_length=16)
+    text: str = Field(sa_type=sa.Text)
+    status: str = Field(default="new", max_length=16, index=True)
+    updated_at: datetime = _when(default_factory=utcnow)

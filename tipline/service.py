@@ -9,13 +9,14 @@ come through here.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import storage
+from . import escalation, followup, storage
 from .engine import (
     AddToTip,
     Conversation,
@@ -25,12 +26,14 @@ from .engine import (
     ForgetContact,
     Inbound,
     SaveTip,
+    ShareIdea,
+    Subscribe,
     load_flow,
     new_reference,
     step,
 )
 from .models import utcnow
-from .privacy import ContactBox, pseudonym
+from .privacy import ContactBox, normalize_address, pseudonym
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,7 @@ class TipLine:
         self.flow = flow or load_flow(settings.flows_path, service_name=settings.service_name)
         self.db = storage.make_engine(settings.database_url)
         self.contacts = ContactBox(settings.contact_key)
+        self.outbound = escalation.Outbound.load(settings, self.contacts, self.flow)
         self.clock = clock
         self.reference_maker = reference_maker
 
@@ -90,6 +94,9 @@ class TipLine:
 
     def receive(self, message: InboundMessage, *, language: str | None = None) -> Reply:
         """Handle one inbound message exactly once; a retry of its MessageSid changes nothing."""
+        partner_reply = self._partner_reply(message)
+        if partner_reply is not None:
+            return partner_reply
         reporter = self.reporter_of(message.sender)
         now = self.clock()
         with storage.writing(self.db) as session:
@@ -98,6 +105,9 @@ class TipLine:
             if done is not None:
                 log.info("repeated message %s answered as before", message.message_sid)
                 return Reply(done, [], repeated=True)
+            answered = self._follow_up_answer(session, row, reporter, message, now)
+            if answered is not None:
+                return answered
             conversation = Conversation.from_row(row.state, row.language or language, row.data, row.last_seen_at, row.opted_out)
             turn = step(
                 self.flow,
@@ -137,10 +147,11 @@ class TipLine:
     def _apply(self, session, event, *, reporter: str, message: InboundMessage, now: datetime) -> None:
         if isinstance(event, SaveTip):
             sealed = self.contacts.seal(message.sender) if event.fields.get("contact_consent") else None
-            storage.save_tip(
+            tip = storage.save_tip(
                 session, reference=event.reference, reporter=reporter, fields=event.fields, now=now,
                 contact_sealed=sealed,
             )
+            escalation.after_save(session, tip, now=now, outbound=self.outbound)
         elif isinstance(event, DiscardTip):
             storage.discard_tip(session, reference=event.reference, reporter=reporter)
         elif isinstance(event, AddToTip):
@@ -149,15 +160,81 @@ class TipLine:
             tip = storage.tip_by_reference(session, reference=event.reference)
             if tip is not None:
                 storage.add_event(session, tip=tip, kind="escalation_requested", at=now, detail={"urgency": "immediate"})
+                escalation.escalate_immediate(session, tip, now=now, outbound=self.outbound)
         elif isinstance(event, ForgetContact):
             storage.forget_contacts(session, reporter=reporter)
+            storage.unsubscribe_volunteer(session, reporter=reporter, now=now)
+            storage.cancel_reporter_outbox(session, reporter=reporter, now=now)
+            storage.forget_follow_ups(session, reporter=reporter, now=now)
+        elif isinstance(event, Subscribe):
+            storage.subscribe_volunteer(
+                session, reporter=reporter, address_sealed=self.contacts.seal(message.sender),
+                channel=message.channel, language=event.language, place=event.place, place_code=event.place_code,
+                consent_wording=self.flow.say(event.language, "join_explain"), now=now,
+            )
+        elif isinstance(event, ShareIdea):
+            storage.add_idea(session, reporter=reporter, language=event.language, text=event.text, now=now)
         else:  # a new engine event nobody handles yet must not pass silently
             raise TypeError(f"unhandled engine event {type(event).__name__}")
+
+
+    # ---- partners' answers and follow-up answers (issue 4) ----------------------------------------
+    def _partner_reply(self, message: InboundMessage) -> Reply | None:
+        """ACK/DONE/INFO from a registered partner's number; None sends the message on to the reporter flow.
+
+        The same words from any other number are an ordinary reporter's message.
+        """
+        if not escalation.is_partner_command(message.text):
+            return None
+        now = self.clock()
+        with storage.writing(self.db) as session:
+            partner = storage.partner_by_phone(session, phone=normalize_address(message.sender))
+            if partner is None:
+                return None
+            done = storage.processed_twiml(session, message_sid=message.message_sid)
+            if done is not None:
+                return Reply(done, [], repeated=True)
+            partner.last_inbound_at = now
+            session.add(partner)
+            text = escalation.partner_command(session, partner, message.text, now=now, outbound=self.outbound)
+            twiml = render_twiml([text])
+            storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
+        log.info("message %s: partner %s command", message.message_sid, partner.id)
+        return Reply(twiml, [text])
+
+    def _follow_up_answer(self, session, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
+        """A reporter with a question pending answers it with their next non-keyword message."""
+        if row.opted_out or (row.state or "").startswith("report_") or not message.text.strip():
+            return None
+        language = row.language if row.language in self.flow.languages else self.flow.default_language
+        words = message.text.upper().split()
+        if len(words) == 1 and self.flow.keyword(language, words[0]) not in (None, "YES", "NO", "SKIP"):
+            return None
+        if self.flow.keyword(language, words[0]) in ("ADD", "STATUS"):
+            return None
+        thanks = followup.take_answer(session, reporter=reporter, text=message.text.strip(), now=now, outbound=self.outbound)
+        if thanks is None:
+            return None
+        row.last_seen_at = now
+        session.add(row)
+        twiml = render_twiml([thanks])
+        storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
+        log.info("message %s: answer to a follow-up question", message.message_sid)
+        return Reply(twiml, [thanks])
+
+
+# What TwiML (XML 1.0) cannot carry, plus DEL and the C1 controls. Replies can echo a reporter's
+# words (the summary), and one U+FFFF would make the whole reply unparsable.
+XML_UNSAFE = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    return XML_UNSAFE.sub("", text)
 
 
 def render_twiml(replies: list[str]) -> str:
     """TwiML with one <Message> per reply; no replies is an empty <Response/> (sends nothing)."""
     response = MessagingResponse()
     for text in replies:
-        response.message(text)
+        response.message(xml_safe(text))
     return str(response)

@@ -42,6 +42,16 @@ class Settings:
     twilio_api_base_url: str | None = None
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
+    # Partners, outbox and retention (issue 4).
+    oncall_number: str | None = None
+    escalation_timeout_minutes: int = 15
+    send_rate_per_second: float = 1.0
+    outbox_max_attempts: int = 8
+    twilio_whatsapp_content_sid: str | None = None
+    contact_retention_days: int = 30
+    conversation_retention_days: int = 30
+    closed_tip_text_retention_days: int = 365
+    outbox_retention_days: int = 30
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
@@ -70,6 +80,7 @@ class Settings:
             twilio_whatsapp_from=get("TWILIO_WHATSAPP_FROM"),
             twilio_api_base_url=get("TWILIO_API_BASE_URL"),
             log_level=(get("TIPLINE_LOG_LEVEL") or "INFO").upper(),
+            **_outbox_settings(get),
         )
         values.update(overrides)
         settings = cls(**values)
@@ -94,6 +105,8 @@ class Settings:
             ) from None
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise SettingsError("TIPLINE_DATABASE_URL must be sqlite:///... or postgresql+psycopg://...")
+        if self.database_url.startswith("sqlite:///") and Path(self.database_url[len("sqlite:///"):]).is_dir():
+            raise SettingsError("TIPLINE_DATABASE_URL names a directory; give a file, e.g. sqlite:///instance/tipline.db")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("TIPLINE_PUBLIC_URL must start with https:// (or http://)")
 
@@ -140,3 +153,33 @@ def _instance_secret(instance: Path, name: str, make) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(value + "\n")
     return value
+
+
+def _outbox_settings(get) -> dict:
+    """Partners, outbox and retention settings (issue 4); unset ones keep the dataclass defaults."""
+    values: dict = {}
+    if get("TIPLINE_ONCALL_NUMBER"):
+        values["oncall_number"] = get("TIPLINE_ONCALL_NUMBER")
+    if get("TWILIO_WHATSAPP_CONTENT_SID"):
+        values["twilio_whatsapp_content_sid"] = get("TWILIO_WHATSAPP_CONTENT_SID")
+    for name, key in (
+        ("TIPLINE_ESCALATION_TIMEOUT_MINUTES", "escalation_timeout_minutes"),
+        ("TIPLINE_OUTBOX_MAX_ATTEMPTS", "outbox_max_attempts"),
+        ("TIPLINE_CONTACT_RETENTION_DAYS", "contact_retention_days"),
+        ("TIPLINE_CONVERSATION_RETENTION_DAYS", "conversation_retention_days"),
+        ("TIPLINE_CLOSED_TIP_RETENTION_DAYS", "closed_tip_text_retention_days"),
+        ("TIPLINE_OUTBOX_RETENTION_DAYS", "outbox_retention_days"),
+    ):
+        if get(name):
+            values[key] = _int(get(name), name)
+            if values[key] == 0 and key in ("escalation_timeout_minutes", "outbox_max_attempts"):
+                raise SettingsError(f"{name} must be at least 1")
+    if get("TIPLINE_SEND_RATE"):
+        try:
+            rate = float(get("TIPLINE_SEND_RATE"))
+        except ValueError:
+            raise SettingsError("TIPLINE_SEND_RATE must be a number of SMS segments per second, e.g. 1") from None
+        if not 0 < rate <= 1000:
+            raise SettingsError("TIPLINE_SEND_RATE must be more than 0 and at most 1000 segments per second")
+        values["send_rate_per_second"] = rate
+    return values

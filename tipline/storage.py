@@ -7,8 +7,13 @@ sender's conversation row (SELECT ... FOR UPDATE) so many workers can serve many
 
 from __future__ import annotations
 
+import logging
+import statistics
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,12 +29,22 @@ from .models import ConversationRow, ProcessedMessage, Tip, TipAddition, TipEven
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def _no_fetched_rows(record: logging.LogRecord) -> bool:
+    """SQLAlchemy logs every fetched row once its logger allows DEBUG (a root logger at DEBUG is
+    enough), and rows hold reporters' words; hide_parameters covers bound values only."""
+    return record.msg != "Row %r"
+
+
 def make_engine(url: str) -> sa.Engine:
     """An engine tuned for the dialect: SQLite WAL with immediate writes, psycopg 3 pooling."""
+    logging.getLogger("sqlalchemy.engine.Engine").addFilter(_no_fetched_rows)  # idempotent
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Reporters' words live in this file: readable by the service's user only. SQLite
+            # gives the -wal and -shm files the same permissions.
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         engine = sa.create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
         )
@@ -58,10 +73,33 @@ def make_engine(url: str) -> sa.Engine:
 @contextmanager
 def writing(engine: sa.Engine) -> Iterator[Session]:
     """One write transaction: committed on success, rolled back on any error."""
-    bound = engine.execution_options(sqlite_write=True) if engine.dialect.name == "sqlite" else engine
-    with Session(bound, expire_on_commit=False) as session:
-        with session.begin():
+    if engine.dialect.name != "sqlite":
+        with Session(engine, expire_on_commit=False) as session, session.begin():
             yield session
+        return
+    with _sqlite_writer_turn(engine.url.database):
+        with Session(engine.execution_options(sqlite_write=True), expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+
+@contextmanager
+def _sqlite_writer_turn(database: str | None) -> Iterator[None]:
+    """Writers queue on a file lock before BEGIN IMMEDIATE.
+
+    SQLite's own busy handler waits by sleeping in growing steps (1 ms up to 100 ms), so two
+    gunicorn workers that collide lose time asleep; a blocking flock wakes the next writer the
+    moment the lock is free. Each turn opens its own descriptor, so threads queue too.
+    """
+    if not database or database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 @contextmanager
@@ -100,16 +138,21 @@ def ping(engine: sa.Engine) -> bool:
 def lock_conversation(session: Session, *, reporter: str, channel: str) -> ConversationRow:
     """The sender's conversation, created if new, locked until the transaction ends."""
     dialect = session.get_bind().dialect.name
+    query = select(ConversationRow).where(ConversationRow.reporter == reporter)
+    if dialect == "postgresql":
+        query = query.with_for_update()
+    query = query.execution_options(populate_existing=True)
+    # Almost every message comes from a known sender: one statement, not two (bench/webhook.py).
+    row = session.exec(query).first()
+    if row is not None:
+        return row
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
         insert(ConversationRow)
         .values(reporter=reporter, channel=channel, data={}, opted_out=False)
         .on_conflict_do_nothing(index_elements=["reporter"])
     )
-    query = select(ConversationRow).where(ConversationRow.reporter == reporter)
-    if dialect == "postgresql":
-        query = query.with_for_update()
-    return session.exec(query.execution_options(populate_existing=True)).one()
+    return session.exec(query).one()
 
 
 def processed_twiml(session: Session, *, message_sid: str) -> str | None:
@@ -132,6 +175,7 @@ TIP_FIELDS = {
     "children": "children",
     "contact_consent": "contact_consent",
     "media_count": "media_count",
+    "place_code": "place_code",
     "complete": "complete",
     "channel": "channel",
     "language": "language",
@@ -245,6 +289,7 @@ def export_tip(tip: Tip, additions: list[TipAddition] = ()) -> dict[str, Any]:
         "contact_consent": tip.contact_consent,
         "complete": tip.complete,
         "media_count": tip.media_count,
+        "place_code": tip.place_code,
         "additions": [
             {"created_at": a.created_at.isoformat().replace("+00:00", "Z"), "text": a.text} for a in additions
         ],
@@ -262,3 +307,710 @@ def export_tips(session: Session, *, batch_size: int = 500) -> Iterator[dict[str
         for tip in batch:
             yield export_tip(tip, additions.get(tip.id, []))
         last_id = batch[-1].id
+
+
+# ---- dashboard: accounts, queue, case work, audit trail, statistics (issue 3) ---------------------
+
+OPEN_STATUSES = ("new", "triaged", "escalated")  # an immediate-danger tip in these is pinned on top
+STAFF_ROLES = ("admin", "operator")
+
+
+def create_user(
+    session: Session, *, email: str, role: str, password_hash: str, session_token: str,
+    partner: str | None = None, now: datetime,
+):
+    from .models import User
+
+    user = User(
+        email=email.strip().lower(), role=role, partner=partner, password_hash=password_hash,
+        session_token=session_token, created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def user_by_email(session: Session, *, email: str):
+    from .models import User
+
+    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
+def user_by_id(session: Session, *, user_id: int):
+    from .models import User
+
+    return session.get(User, user_id)
+
+
+def list_users(session: Session, *, roles: tuple[str, ...] | None = None) -> list:
+    from .models import User
+
+    query = select(User).order_by(User.email)
+    if roles:
+        query = query.where(User.role.in_(roles))
+    return list(session.exec(query))
+
+
+def update_user(session: Session, *, user_id: int, **values: Any):
+    """Change an account's columns (password hash, TOTP, flags); returns the account or None."""
+    from .models import User
+
+    user = session.get(User, user_id)
+    if user is None:
+        return None
+    for name, value in values.items():
+        if not hasattr(User, name) or name in ("id", "email", "created_at"):
+            raise ValueError(f"cannot set {name}")
+        setattr(user, name, value)
+    session.add(user)
+    return user
+
+
+def record_audit(
+    session: Session, *, actor: str, action: str, at: datetime, target: str | None = None,
+    address: str | None = None, detail: dict | None = None,
+) -> None:
+    """Append one entry to the audit trail (there is no function that changes or removes one)."""
+    from .models import AuditEntry
+
+    session.add(AuditEntry(actor=actor[:254], action=action, at=at, target=target, address=address,
+                           detail=detail or {}))
+
+
+def audit_entries(
+    session: Session, *, actor: str | None = None, action: str | None = None, target: str | None = None,
+    since: datetime | None = None, until: datetime | None = None, page: int = 1, per_page: int = 100,
+) -> tuple[list, int]:
+    """One page of the audit trail, newest first, and how many entries match."""
+    from .models import AuditEntry
+
+    conditions = []
+    if actor:
+        conditions.append(AuditEntry.actor == actor.strip().lower())
+    if action:
+        conditions.append(AuditEntry.action == action)
+    if target:
+        conditions.append(AuditEntry.target == target.strip())
+    if since:
+        conditions.append(AuditEntry.at >= since)
+    if until:
+        conditions.append(AuditEntry.at < until)
+    total = session.exec(select(sa.func.count()).select_from(AuditEntry).where(*conditions)).one()
+    rows = session.exec(
+        select(AuditEntry).where(*conditions).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    )
+    return list(rows), total
+
+
+def audit_actions(session: Session) -> list[str]:
+    from .models import AuditEntry
+
+    return list(session.exec(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+def visible_tips(*, role: str, partner: str | None):
+    """The SQL condition for the tips an account may see.
+
+    Staff see every tip. A partner account sees only tips escalated to its own organisation,
+    through the Partner and Escalation tables of the escalation feature; while those tables do
+    not exist, or the account names no partner, a partner sees nothing.
+    """
+    from . import models
+
+    if role in STAFF_ROLES:
+        return sa.true()
+    partner_model = getattr(models, "Partner", None)
+    escalation_model = getattr(models, "Escalation", None)
+    if role != "partner" or not partner or partner_model is None or escalation_model is None:
+        return sa.false()
+    escalated = (
+        select(escalation_model.tip_id)
+        .join(partner_model, partner_model.id == escalation_model.partner_id)
+        .where(partner_model.name == partner)
+    )
+    return Tip.id.in_(escalated)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the queue shows; None means any. Dates are inclusive days in UTC."""
+
+    status: str | None = None
+    urgency: str | None = None
+    category: str | None = None
+    language: str | None = None
+    channel: str | None = None
+    complete: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+    search: str | None = None
+
+    def conditions(self) -> list:
+        found = []
+        for column, value in (
+            (Tip.status, self.status), (Tip.urgency, self.urgency), (Tip.category, self.category),
+            (Tip.language, self.language), (Tip.channel, self.channel), (Tip.complete, self.complete),
+        ):
+            if value is not None:
+                found.append(column == value)
+        if self.since is not None:
+            found.append(Tip.created_at >= self.since)
+        if self.until is not None:
+            found.append(Tip.created_at < self.until)
+        if self.search:
+            pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            found.append(sa.or_(Tip.description.ilike(pattern, escape="\\"), Tip.location.ilike(pattern, escape="\\")))
+        return found
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    pinned: list  # immediate danger and still open: shown on the first page, longest waiting first
+    pinned_total: int  # how many such tips match; more than `pinned` holds when there are very many
+    tips: list  # every matching tip, newest first (pinned ones too: nothing is ever only pinned)
+    total: int  # tips matching; a lower bound when `more` is true
+    more: bool  # more than QUEUE_COUNT_CAP match: counting them all would cost more than it tells
+    page: int
+    pages: int
+    per_page: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages or (self.more and len(self.tips) == self.per_page)
+
+
+QUEUE_COUNT_CAP = 10_000
+
+
+def tip_queue(
+    session: Session, *, filters: QueueFilter, role: str, partner: str | None, page: int = 1,
+    per_page: int = 50, pinned_limit: int = 50,
+) -> QueuePage:
+    """The triage queue: open immediate-danger tips pinned on the first page, then all tips newest first.
+
+    Counting stops at QUEUE_COUNT_CAP, so a broad filter over many tips stays fast.
+    """
+    visible = visible_tips(role=role, partner=partner)
+    wanted = [visible, *filters.conditions()]
+    is_pinned = sa.and_(Tip.urgency == "immediate", Tip.status.in_(OPEN_STATUSES))
+    pinned = []
+    if page == 1:
+        pinned = list(session.exec(
+            select(Tip).where(*wanted, is_pinned).order_by(Tip.created_at, Tip.id).limit(pinned_limit)
+        ))
+    pinned_total = len(pinned) if len(pinned) < pinned_limit else session.exec(
+        select(sa.func.count()).select_from(Tip).where(*wanted, is_pinned)
+    ).one()
+    matching = session.exec(
+        select(sa.func.count()).select_from(select(Tip.id).where(*wanted).limit(QUEUE_COUNT_CAP + 1).subquery())
+    ).one()
+    more = matching > QUEUE_COUNT_CAP
+    total = min(matching, QUEUE_COUNT_CAP)
+    pages = max(1, -(-total // per_page))
+    page = max(1, page) if more else min(max(1, page), pages)
+    tips = list(session.exec(
+        select(Tip).where(*wanted).order_by(Tip.created_at.desc(), Tip.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    ))
+    return QueuePage(pinned=pinned, pinned_total=pinned_total, tips=tips, total=total, more=more, page=page,
+                     pages=pages, per_page=per_page)
+
+
+def visible_tip(session: Session, *, reference: str, role: str, partner: str | None) -> Tip | None:
+    """The tip if this account may see it; None both when it is missing and when it is not theirs."""
+    return session.exec(
+        select(Tip).where(Tip.reference == reference, visible_tips(role=role, partner=partner))
+    ).first()
+
+
+def tip_case(session: Session, *, tip: Tip):
+    from .models import TipCase
+
+    return session.get(TipCase, tip.id)
+
+
+def _case_for_update(session: Session, tip: Tip):
+    from .models import TipCase
+
+    case = session.get(TipCase, tip.id)
+    if case is None:
+        case = TipCase(tip_id=tip.id)
+        session.add(case)
+    return case
+
+
+def tip_timeline(session: Session, *, tip: Tip) -> list[TipEvent]:
+    return list(session.exec(select(TipEvent).where(TipEvent.tip_id == tip.id).order_by(TipEvent.at, TipEvent.id)))
+
+
+def tip_notes(session: Session, *, tip: Tip) -> list:
+    from .models import TipNote
+
+    return list(session.exec(select(TipNote).where(TipNote.tip_id == tip.id).order_by(TipNote.at, TipNote.id)))
+
+
+def duplicates_of(session: Session, *, tip: Tip) -> list[str]:
+    from .models import TipCase
+
+    return list(session.exec(
+        select(Tip.reference).join(TipCase, TipCase.tip_id == Tip.id).where(TipCase.duplicate_of_id == tip.id)
+        .order_by(Tip.created_at)
+    ))
+
+
+def tip_reference_by_id(session: Session, *, tip_id: int) -> str | None:
+    return session.exec(select(Tip.reference).where(Tip.id == tip_id)).first()
+
+
+def set_tip_status(session: Session, *, tip: Tip, status: str, actor: str, now: datetime) -> bool:
+    """Move a tip to another status; every status change goes through here (timeline, triage time).
+
+    Closing a tip (or calling it spam) deletes the contact address its reporter left.
+    """
+    from .models import TIP_STATUSES
+
+    if status not in TIP_STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    before = tip.status
+    if before == status:
+        return False
+    tip.status = status
+    tip.updated_at = now
+    if status in ("closed", "spam"):
+        tip.contact_sealed = None
+    session.add(tip)
+    case = _case_for_update(session, tip)
+    if before == "new" and case.triaged_at is None:
+        case.triaged_at = now
+    add_event(session, tip=tip, kind="status_changed", at=now, actor=actor, detail={"from": before, "to": status})
+    return True
+
+
+def assign_tip(session: Session, *, tip: Tip, assignee_id: int | None, actor: str, now: datetime) -> bool:
+    case = _case_for_update(session, tip)
+    if case.assignee_id == assignee_id:
+        return False
+    assignee = user_by_id(session, user_id=assignee_id) if assignee_id is not None else None
+    if assignee_id is not None and (assignee is None or assignee.role not in STAFF_ROLES):
+        raise ValueError("tips are assigned to operators only")
+    case.assignee_id = assignee_id
+    add_event(session, tip=tip, kind="assigned", at=now, actor=actor,
+              detail={"to": assignee.email if assignee else None})
+    return True
+
+
+def mark_duplicate(session: Session, *, tip: Tip, original: Tip, actor: str, now: datetime) -> None:
+    """Close `tip` as a duplicate of `original`; the original keeps being worked."""
+    if original.id == tip.id:
+        raise ValueError("a tip cannot duplicate itself")
+    case = _case_for_update(session, tip)
+    case.duplicate_of_id = original.id
+    add_event(session, tip=tip, kind="marked_duplicate", at=now, actor=actor, detail={"of": original.reference})
+    set_tip_status(session, tip=tip, status="closed", actor=actor, now=now)
+
+
+def add_note(session: Session, *, tip: Tip, author: str, text: str, now: datetime) -> None:
+    from .models import TipNote
+
+    session.add(TipNote(tip_id=tip.id, author=author, text=text, at=now))
+    add_event(session, tip=tip, kind="note_added", at=now, actor=author)
+
+
+def _day(column, dialect: str):
+    return sa.func.date(column) if dialect == "sqlite" else sa.cast(column, sa.Date)
+
+
+def tip_statistics(session: Session, *, since: datetime, until: datetime, places: int = 10) -> dict[str, Any]:
+    """Counts for the statistics page, all over tips that arrived in [since, until)."""
+    from .models import TipCase
+
+    dialect = session.get_bind().dialect.name
+    in_range = [Tip.created_at >= since, Tip.created_at < until]
+    day = _day(Tip.created_at, dialect).label("day")
+
+    def grouped(column):
+        return [
+            (value, count) for value, count in session.exec(
+                select(column, sa.func.count()).where(*in_range).group_by(column).order_by(sa.func.count().desc())
+            )
+        ]
+
+    per_day: dict[str, dict[str, int]] = {}
+    for when, urgency, count in session.exec(
+        select(day, Tip.urgency, sa.func.count()).where(*in_range).group_by(day, Tip.urgency).order_by(day)
+    ):
+        per_day.setdefault(str(when), {})[urgency] = count
+    place = sa.func.lower(sa.func.trim(Tip.location))
+    by_place = list(session.exec(
+        select(place, sa.func.count()).where(*in_range, Tip.location.is_not(None), sa.func.trim(Tip.location) != "")
+        .group_by(place).order_by(sa.func.count().desc(), place).limit(places)
+    ))
+    waits = [
+        (triaged - created).total_seconds()
+        for created, triaged in session.exec(
+            select(Tip.created_at, TipCase.triaged_at).join(TipCase, TipCase.tip_id == Tip.id)
+            .where(*in_range, TipCase.triaged_at.is_not(None))
+        )
+    ]
+    return {
+        "total": session.exec(select(sa.func.count()).select_from(Tip).where(*in_range)).one(),
+        "per_day": per_day,
+        "by_category": grouped(Tip.category),
+        "by_language": grouped(Tip.language),
+        "by_channel": grouped(Tip.channel),
+        "by_place": [(name, count) for name, count in by_place],
+        "median_triage_seconds": statistics.median(waits) if waits else None,
+        "triaged": len(waits),
+    }
+
+
+# ---- partners, escalations, outbox, follow-ups and retention (issue 4) --------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from .models import (  # noqa: E402
+    ConversationRow as _Conversation,
+    Escalation,
+    FollowUp,
+    OutboxMessage,
+    Partner,
+    SendSlot,
+)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def add_partner(
+    session: Session, *, name: str, phone: str, channel: str, language: str, regions: list[str],
+    categories: list[str], urgent_only: bool, preference: int, now: datetime,
+) -> Partner:
+    partner = Partner(
+        name=name, phone=phone, channel=channel, language=language, regions=list(regions),
+        categories=list(categories), urgent_only=urgent_only, preference=preference, created_at=now,
+    )
+    session.add(partner)
+    session.flush()
+    return partner
+
+
+def partner_by_name(session: Session, *, name: str) -> Partner | None:
+    return session.exec(select(Partner).where(Partner.name == name)).first()
+
+
+def partner_by_phone(session: Session, *, phone: str) -> Partner | None:
+    """The active partner registered with this E.164 number, locked on PostgreSQL (one reply at a time)."""
+    query = select(Partner).where(Partner.phone == phone, Partner.active.is_(True))
+    if _is_postgres(session):
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def list_partners(session: Session, *, active_only: bool = True) -> list[Partner]:
+    query = select(Partner).order_by(Partner.preference, Partner.id)
+    if active_only:
+        query = query.where(Partner.active.is_(True))
+    return list(session.exec(query))
+
+
+def escalations_for_tip(session: Session, *, tip_id: int) -> list[Escalation]:
+    return list(session.exec(select(Escalation).where(Escalation.tip_id == tip_id).order_by(Escalation.id)))
+
+
+def escalation_for(session: Session, *, tip_id: int, partner_id: int) -> Escalation | None:
+    return session.exec(
+        select(Escalation).where(Escalation.tip_id == tip_id, Escalation.partner_id == partner_id)
+    ).first()
+
+
+def add_escalation(
+    session: Session, *, tip: Tip, partner: Partner, actor: str, now: datetime, due_at: datetime | None,
+) -> Escalation:
+    escalation = Escalation(tip_id=tip.id, partner_id=partner.id, actor=actor, created_at=now, due_at=due_at)
+    session.add(escalation)
+    session.flush()
+    return escalation
+
+
+def overdue_escalations(session: Session, *, now: datetime, limit: int = 100) -> list[Escalation]:
+    """Unacknowledged escalations past their deadline, of tips nobody has acknowledged yet.
+
+    On PostgreSQL the rows are locked and rows another worker holds are skipped, so two
+    workers never move the same tip to the next partner twice.
+    """
+    query = (
+        select(Escalation)
+        .join(Tip, Tip.id == Escalation.tip_id)
+        .where(Escalation.status == "sent", Escalation.due_at.is_not(None), Escalation.due_at <= now,
+               Tip.status == "escalated")
+        .order_by(Escalation.due_at, Escalation.id)
+        .limit(limit)
+    )
+    if _is_postgres(session):
+        query = query.with_for_update(of=Escalation, skip_locked=True)
+    return list(session.exec(query))
+
+
+def lock_tip(session: Session, *, tip_id: int) -> Tip | None:
+    query = select(Tip).where(Tip.id == tip_id)
+    if _is_postgres(session):
+        query = query.with_for_update()
+    return session.exec(query.execution_options(populate_existing=True)).first()
+
+
+def close_tip(session: Session, *, tip: Tip, now: datetime, actor: str) -> bool:
+    """Close a tip: set_tip_status deletes the contact address; nothing queued for its reporter goes out."""
+    changed = set_tip_status(session, tip=tip, status="closed", actor=actor, now=now)
+    session.exec(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.tip_id == tip.id, OutboxMessage.reporter.is_not(None),
+               OutboxMessage.status.in_(("pending", "sending")))
+        .values(status="cancelled", updated_at=now, to_sealed="")
+    )
+    return changed
+
+
+def cancel_reporter_outbox(session: Session, *, reporter: str, now: datetime) -> int:
+    """Nothing queued for this reporter goes out any more (STOP, EXIT); the sealed address goes too."""
+    result = session.exec(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.reporter == reporter, OutboxMessage.status.in_(("pending", "sending")))
+        .values(status="cancelled", updated_at=now, to_sealed="")
+    )
+    return result.rowcount or 0
+
+
+def enqueue(
+    session: Session, *, kind: str, channel: str, to_sealed: str, to_hint: str, body: str, now: datetime,
+    tip_id: int | None = None, partner_id: int | None = None, reporter: str | None = None,
+    fallback_of_id: int | None = None,
+) -> OutboxMessage:
+    """Queue one outbound message in the caller's transaction: it exists only if the cause does."""
+    message = OutboxMessage(
+        kind=kind, channel=channel, to_sealed=to_sealed, to_hint=to_hint, body=body, created_at=now,
+        updated_at=now, next_attempt_at=now, tip_id=tip_id, partner_id=partner_id, reporter=reporter,
+        fallback_of_id=fallback_of_id,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
+    """Take up to `limit` due messages for this worker until `now + lease`.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent workers each get different rows. SQLite:
+    the write transaction (BEGIN IMMEDIATE) already serialises claimers. A worker that died
+    mid-send leaves its rows 'sending'; they are due again when the lease ends.
+    """
+    due = sa.or_(
+        sa.and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+        sa.and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
+    )
+    query = select(OutboxMessage).where(due).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+    if _is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.exec(query.execution_options(populate_existing=True)))
+    for row in rows:
+        row.status = "sending"
+        row.claimed_until = now + lease
+        row.updated_at = now
+        session.add(row)
+    session.flush()
+    return rows
+
+
+def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: float) -> datetime:
+    """When a message of `seconds` airtime may leave `sender`: the per-number rate across workers."""
+    insert = pg_insert if _is_postgres(session) else sqlite_insert
+    session.execute(
+        insert(SendSlot).values(sender=sender, next_free_at=now).on_conflict_do_nothing(index_elements=["sender"])
+    )
+    query = select(SendSlot).where(SendSlot.sender == sender)
+    if _is_postgres(session):
+        query = query.with_for_update()
+    slot = session.exec(query.execution_options(populate_existing=True)).one()
+    start = max(now, slot.next_free_at)
+    slot.next_free_at = start + timedelta(seconds=seconds)
+    session.add(slot)
+    return start
+
+
+def outbox_message(session: Session, *, message_id: int) -> OutboxMessage | None:
+    return session.get(OutboxMessage, message_id, populate_existing=True)
+
+
+def settle_outbox(session: Session, *, message_id: int, now: datetime, **values: Any) -> OutboxMessage | None:
+    """Write the outcome of a send attempt onto the row."""
+    row = session.get(OutboxMessage, message_id, populate_existing=True)
+    if row is None:
+        return None
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.updated_at = now
+    session.add(row)
+    return row
+
+
+def outbox_by_sid(session: Session, *, twilio_sid: str) -> OutboxMessage | None:
+    query = select(OutboxMessage).where(OutboxMessage.twilio_sid == twilio_sid)
+    if _is_postgres(session):
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def list_outbox(session: Session, *, statuses: tuple[str, ...] = (), limit: int = 200) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if statuses:
+        query = query.where(OutboxMessage.status.in_(statuses))
+    return list(session.exec(query))
+
+
+def last_seen_of(session: Session, *, reporter: str) -> datetime | None:
+    return session.exec(select(_Conversation.last_seen_at).where(_Conversation.reporter == reporter)).first()
+
+
+def partner_by_id(session: Session, *, partner_id: int) -> Partner | None:
+    return session.get(Partner, partner_id)
+
+
+def tip_by_id(session: Session, *, tip_id: int) -> Tip | None:
+    return session.get(Tip, tip_id)
+
+
+def add_follow_up(session: Session, *, tip: Tip, question: str, actor: str, now: datetime) -> FollowUp:
+    follow_up = FollowUp(tip_id=tip.id, reporter=tip.reporter, question=question, actor=actor, asked_at=now)
+    session.add(follow_up)
+    session.flush()
+    return follow_up
+
+
+def pending_follow_up(session: Session, *, reporter: str, since: datetime) -> FollowUp | None:
+    """The newest unanswered question to this reporter asked after `since`, on a tip still open."""
+    return session.exec(
+        select(FollowUp)
+        .join(Tip, Tip.id == FollowUp.tip_id)
+        .where(FollowUp.reporter == reporter, FollowUp.answered_at.is_(None), FollowUp.asked_at >= since,
+               Tip.status.not_in(("closed", "spam")))
+        .order_by(FollowUp.asked_at.desc(), FollowUp.id.desc())
+    ).first()
+
+
+def forget_follow_ups(session: Session, *, reporter: str, now: datetime) -> None:
+    """No pending question may capture this reporter's next message any more."""
+    session.exec(
+        sa.update(FollowUp).where(FollowUp.reporter == reporter, FollowUp.answered_at.is_(None)).values(answered_at=now)
+    )
+
+
+RETENTION_KINDS = ("contacts", "conversations", "processed_messages", "closed_tip_text", "outbox", "follow_ups")
+
+
+def purge(
+    session: Session, *, now: datetime, contacts_before: datetime, conversations_before: datetime,
+    processed_before: datetime, closed_text_before: datetime, outbox_before: datetime, dry_run: bool,
+) -> dict[str, int]:
+    """Apply the retention rules; return how many rows each rule touched (or would touch)."""
+    closed = ("closed", "spam")
+    rules: dict[str, tuple] = {
+        # A contact address lives no longer than the contact period, nor past the tip's closing.
+        "contacts": (Tip, sa.and_(Tip.contact_sealed.is_not(None),
+                                  sa.or_(Tip.created_at < contacts_before, Tip.status.in_(closed))),
+                     {"contact_sealed": None}),
+        # Finished conversations: nobody wrote for the whole period. Opted-out senders keep a row
+        # with nothing in it but the opt-out, so a later message still respects it.
+        "conversations": (_Conversation, sa.and_(_Conversation.last_seen_at < conversations_before,
+                                                 _Conversation.opted_out.is_(False)), None),
+        "processed_messages": (ProcessedMessage, ProcessedMessage.received_at < processed_before, None),
+        "closed_tip_text": (Tip, sa.and_(Tip.status.in_(closed), Tip.updated_at < closed_text_before,
+                                         sa.or_(Tip.description.is_not(None), Tip.location.is_not(None),
+                                                Tip.when_seen.is_not(None), Tip.children.is_not(None))),
+                            {"description": None, "location": None, "when_seen": None, "children": None}),
+        "outbox": (OutboxMessage, sa.and_(OutboxMessage.status.in_(("sent", "failed", "dead", "cancelled")),
+                                          OutboxMessage.updated_at < outbox_before), None),
+        "follow_ups": (FollowUp, FollowUp.asked_at < contacts_before, None),
+    }
+    counts: dict[str, int] = {}
+    for name, (model, condition, values) in rules.items():
+        table = model.__table__
+        counts[name] = session.exec(select(sa.func.count()).select_from(table).where(condition)).one()
+        if dry_run or not counts[name]:
+            continue
+        if name == "closed_tip_text":
+            ids = select(Tip.id).where(condition).scalar_subquery()
+            session.exec(sa.delete(TipAddition).where(TipAddition.tip_id.in_(ids)))
+            session.exec(sa.update(Escalation).where(Escalation.tip_id.in_(ids)).values(note=None))
+        if values is None:
+            session.exec(sa.delete(model).where(condition))
+        else:
+            session.exec(sa.update(model).where(condition).values(**values))
+    return counts
+
+
+def has_event(session: Session, *, tip_id: int, kind: str) -> bool:
+    return session.exec(select(TipEvent.id).where(TipEvent.tip_id == tip_id, TipEvent.kind == kind).limit(1)).first() is not None
+
+
+# ---- community participation (issue 5) ---------------------------------------------------------
+
+from .models import IDEA_STATUSES, Idea, Volunteer  # noqa: E402
+
+def subscribe_volunteer(
+    session: Session, *, reporter: str, address_sealed: str, channel: str, language: str,
+    place: str | None, place_code: str | None, consent_wording: str, now: datetime,
+) -> Volunteer:
+    """Keep (or renew) a volunteer who has just agreed, with what they agreed to."""
+    volunteer = session.exec(select(Volunteer).where(Volunteer.reporter == reporter)).first()
+    if volunteer is None:
+        volunteer = Volunteer(reporter=reporter, language=language, consent_wording=consent_wording, consent_at=now)
+    volunteer.address_sealed, volunteer.channel, volunteer.language = address_sealed, channel, language
+    volunteer.place, volunteer.place_code = place, place_code
+    volunteer.consent_wording, volunteer.consent_at = consent_wording, now
+    volunteer.active, volunteer.left_at = True, None
+    session.add(volunteer)
+    return volunteer
+
+
+def unsubscribe_volunteer(session: Session, *, reporter: str, now: datetime) -> bool:
+    """STOP: the volunteer leaves at once and their address is deleted."""
+    result = session.exec(
+        sa.update(Volunteer)
+        .where(Volunteer.reporter == reporter, Volunteer.active.is_(True))
+        .values(active=False, address_sealed=None, left_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def active_volunteers(session: Session, *, place_codes: list[str] | None = None) -> list[Volunteer]:
+    """Volunteers to send to; place_codes matches a province and everything under it."""
+    query = select(Volunteer).where(Volunteer.active.is_(True), Volunteer.address_sealed.is_not(None))
+    if place_codes:
+        conditions = [Volunteer.place_code == code for code in place_codes]
+        conditions += [Volunteer.place_code.startswith(f"{code}.") for code in place_codes]
+        query = query.where(sa.or_(*conditions))
+    return list(session.exec(query.order_by(Volunteer.id)))
+
+
+def add_idea(session: Session, *, reporter: str, language: str, text: str, now: datetime) -> Idea:
+    idea = Idea(reporter=reporter, language=language, text=text, created_at=now, updated_at=now)
+    session.add(idea)
+    return idea
+
+
+def list_ideas(session: Session, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Idea]:
+    query = select(Idea)
+    if status:
+        query = query.where(Idea.status == status)
+    return list(session.exec(query.order_by(Idea.created_at.desc(), Idea.id.desc()).offset(offset).limit(limit)))
+
+
+def set_idea_status(session: Session, *, idea_id: int, status: str, now: datetime) -> Idea | None:
+    if status not in IDEA_STATUSES:
+        raise ValueError(f"unknown idea status {status!r}")
+    idea = session.get(Idea, idea_id)
+    if idea is not None:
+        idea.status, idea.updated_at = status, now
+        session.add(idea)
+    return idea

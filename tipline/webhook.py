@@ -12,14 +12,16 @@ from sqlalchemy.exc import DBAPIError
 from twilio.request_validator import RequestValidator
 
 from . import storage
-from .service import InboundMessage, TipLine
+from .privacy import normalize_address
+from .service import InboundMessage, TipLine, xml_safe
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_MEDIA = 10  # Twilio's own limit per message
 MAX_BODY = 5000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
 # Twilio fields that locate or name a person. They are never read; this list documents why.
 DROPPED_FIELDS = ("FromCity", "FromState", "FromZip", "FromCountry", "ProfileName", "WaId", "MediaUrl*")
@@ -42,10 +44,9 @@ def signed_url() -> str:
     query = request.query_string.decode("latin-1")
     suffix = f"?{query}" if query else ""
     public = tipline().settings.public_url
-    path = quote(request.script_root + request.path, safe="/%:@!$&'()*+,;=-._~")
-    if public:
-        return public.rstrip("/") + quote(request.path, safe="/%:@!$&'()*+,;=-._~") + suffix
-    return f"{request.scheme}://{request.host}{path}{suffix}"
+    if public:  # the public base already holds any prefix the proxy strips
+        return public.rstrip("/") + quote(request.path, safe=_PATH_SAFE) + suffix
+    return f"{request.scheme}://{request.host}{quote(request.script_root + request.path, safe=_PATH_SAFE)}{suffix}"
 
 
 def signature_problem() -> str | None:
@@ -61,7 +62,7 @@ def signature_problem() -> str | None:
 
 
 def _clean(value: str | None, limit: int) -> str:
-    return _CONTROL.sub("", value or "")[:limit]
+    return xml_safe(value or "")[:limit]  # stripped before it is kept: the summary echoes it
 
 
 def _location(form) -> str | None:
@@ -88,7 +89,7 @@ def parse_inbound(form) -> InboundMessage | str:
     if not _SID.match(sid):
         return "missing or malformed MessageSid"
     sender = _clean(form.get("From"), 256).strip()
-    if not sender:
+    if not normalize_address(sender):  # blank, or a channel prefix with no address after it
         return "missing From"
     channel = "whatsapp" if sender.lower().startswith("whatsapp:") else "sms"
     try:
@@ -107,6 +108,29 @@ def parse_inbound(form) -> InboundMessage | str:
     )
 
 
+def database_problem(error: DBAPIError) -> str:
+    """What failed in the database, for operators, without a value from the failing row.
+
+    No traceback: PostgreSQL's error DETAIL quotes the whole failing row (a reporter's words)
+    and data errors (SQLSTATE class 22) quote the value, so for errors the server reports only
+    the code, the primary message of other classes and the names of table, column and constraint
+    are kept. Connection failures and SQLite's messages name hosts and schema, never values.
+    """
+    orig = error.orig
+    name = type(orig).__name__
+    diag = getattr(orig, "diag", None)
+    code = getattr(diag, "sqlstate", None)
+    if not code:
+        return f"{name}: {' '.join(str(orig).split())[:300]}"
+    facts = [f"sqlstate {code}"]
+    facts += [f"{label} {value}" for label, value in (
+        ("table", diag.table_name), ("column", diag.column_name), ("constraint", diag.constraint_name),
+    ) if value]
+    primary = "data exception" if code.startswith("22") else (diag.message_primary or "")
+    statement = " ".join((error.statement or "").split()[:3])
+    return f"{name}: {primary} ({', '.join(facts)}) in {statement} ..."
+
+
 @bp.post("/twilio/messages")
 def messages():
     """Inbound SMS and WhatsApp from Twilio; answers TwiML."""
@@ -114,14 +138,16 @@ def messages():
     if problem:
         log.warning("refused inbound request: %s", problem)
         return plain(problem, 403)
+    if request.mimetype not in FORM_TYPES:
+        return plain(f"expected a form ({FORM_TYPES[0]}), as Twilio sends", 415)
     message = parse_inbound(request.form)
     if isinstance(message, str):
         return plain(message, 400)
     try:
         reply = tipline().receive(message)
-    except DBAPIError:
+    except DBAPIError as error:
         # Nothing was accepted: say so, and let Twilio's retry policy (#rp=5xx) send it again.
-        log.exception("database unavailable for message %s", message.message_sid)
+        log.error("database unavailable for message %s: %s", message.message_sid, database_problem(error))
         return plain("database unavailable; retry later", 503)
     return Response(reply.twiml, mimetype="application/xml")
 
@@ -132,3 +158,38 @@ def healthz():
     if storage.ping(tipline().db):
         return jsonify(status="ok")
     return jsonify(status="unavailable", reason="database does not answer"), 503
+
+
+# ---- delivery status callbacks (issue 4) ----------------------------------------------------------
+
+_DELIVERY_STATUSES = {
+    "accepted", "scheduled", "queued", "sending", "sent", "delivered", "read", "undelivered", "failed",
+    "canceled", "receiving", "received", "partially_delivered",
+}
+
+
+@bp.post("/twilio/status")
+def delivery_status():
+    """Delivery status callbacks for what the outbox sent; signed like /twilio/messages."""
+    from .worker import record_status
+
+    problem = signature_problem()
+    if problem:
+        log.warning("refused status callback: %s", problem)
+        return plain(problem, 403)
+    sid = (request.form.get("MessageSid") or request.form.get("SmsSid") or "").strip()
+    if not _SID.match(sid):
+        return plain("missing or malformed MessageSid", 400)
+    status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").strip().lower()
+    if status not in _DELIVERY_STATUSES:
+        return plain("missing or unknown MessageStatus", 400)
+    code_text = (request.form.get("ErrorCode") or "").strip()
+    code = int(code_text) if code_text.isdigit() and len(code_text) <= 9 else None
+    try:
+        known = record_status(tipline(), message_sid=sid, status=status, error_code=code)
+    except DBAPIError:
+        log.exception("database unavailable for status of %s", sid)
+        return plain("database unavailable; retry later", 503)
+    if not known:
+        log.info("status %s for unknown message %s ignored", status, sid)
+    return Response("", status=204)

@@ -23,7 +23,7 @@ STATUSES = ("new", "triaged", "escalated", "acknowledged", "closed", "spam")
 ENGINE_MESSAGES = (
     "welcome", "not_understood", "urgent", "kept_text", "submitted", "discarded",
     "summary_yes", "summary_no", "summary_skipped", "lesson", "lessons_done", "language_set",
-    "exit", "media_warning", "add_done", "add_usage", "status_usage", "not_found",
+    "exit", "media_warning", "add_done", "add_usage", "status_usage", "not_found", "idea_usage", "idea_thanks",
     *(f"status_{s}" for s in STATUSES if s not in REPORTER_STATUS),
 )
 SAMPLE_REFERENCE = "WWWW-WWWW"
@@ -44,6 +44,10 @@ def required_messages(flow: Flow) -> set[str]:
     keys = set(ENGINE_MESSAGES) | (set(PLACE_MESSAGES) if flow.places else set())
     for spec in flow.states.values():
         keys.add(spec.ask)
+        if spec.on_no:
+            keys.add(f"{spec.ask}_declined")
+        if spec.then == "subscribe":
+            keys.add("join_done")
         keys.update(f"category_{value}" for value in spec.choices.values())
     return keys
 

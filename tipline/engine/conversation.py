@@ -15,9 +15,11 @@ from typing import Any, Protocol
 from .flow import Flow, StateSpec
 from .reference import parse_reference
 
+WORD_PUNCTUATION = ".,!?;:'\"()[]*_~"
 MAX_ANSWER = 2000  # characters kept of one answer; Twilio's own limit is 1,600
 SUMMARY_WIDTH = {"description": 50}
 SUMMARY_DEFAULT_WIDTH = 30
+REPORT = "report_"  # states whose answers make up a tip
 PLACE_LIST = "9"  # in a place question: show the numbered list of places (and its next page)
 PICKING = "_picking_place"  # where a reporter is in the list of places, kept with the answers
 STRAY_TEXT_MIN = 20  # free text this long given to a numbered question is kept, not dropped
@@ -96,6 +98,23 @@ class Escalate:
 
 
 @dataclass(frozen=True)
+class Subscribe:
+    """The sender agreed to be a community watch volunteer for `place` in `language`."""
+
+    language: str
+    place: str | None
+    place_code: str | None
+
+
+@dataclass(frozen=True)
+class ShareIdea:
+    """IDEA <text>: a community suggestion, kept under the sender's pseudonym."""
+
+    text: str
+    language: str
+
+
+@dataclass(frozen=True)
 class ForgetContact:
     """Delete every contact address this sender left (STOP or EXIT)."""
 
@@ -126,13 +145,6 @@ def step(
     return _Step(flow, conversation, inbound, now, tips, new_reference).run()
 
 
-class _Holder:
-    """The object python-statemachine reads and writes the current state on."""
-
-    def __init__(self, state: str):
-        self.state = state
-
-
 class _Step:
     def __init__(self, flow, conversation, inbound, now, tips, new_reference):
         self.flow: Flow = flow
@@ -144,7 +156,8 @@ class _Step:
         self.replies: list[str] = []
         self.events: list[object] = []
         self.text = " ".join(inbound.text.split())
-        self.words = self.text.upper().split()
+        # Words for keywords and answers: "Stop." and "Halo, saya..." mean STOP and HALO.
+        self.words = [w for w in (w.strip(WORD_PUNCTUATION) for w in self.text.upper().split()) if w]
 
     # ---- entry point -------------------------------------------------------------------
     def run(self) -> Turn:
@@ -166,10 +179,11 @@ class _Step:
             return self._welcome()
         if keyword == "EXIT":
             return self._exit()
-        if self.words and self.flow.keyword(conv.language, self.words[0]) in ("ADD", "STATUS"):
-            handled = self._reference_command(self.flow.keyword(conv.language, self.words[0]))
-            if handled:
-                return self._turn()
+        command = self.flow.keyword(conv.language, self.words[0]) if self.words else None
+        if command in ("ADD", "STATUS") and self._reference_command(command):
+            return self._turn()
+        if command == "IDEA":
+            return self._idea()
         if keyword in ("START",):
             self._leave_report()
             return self._welcome()
@@ -180,6 +194,9 @@ class _Step:
             return self._jump("to_help")
         if keyword == "LANG":
             return self._jump("to_language")
+        if keyword == "JOIN" and "join" in self.flow.states:
+            self._leave_report()
+            return self._jump("to_join")
 
         if self.inbound.media_count:
             self._media()
@@ -211,14 +228,11 @@ class _Step:
         if len(self.words) != 1:
             return None
         keyword = self.flow.keyword(self.lang, self.words[0])
-        return keyword if keyword not in ("SKIP", "YES", "NO", "ADD", "STATUS") else None
+        return keyword if keyword not in ("SKIP", "YES", "NO", "ADD", "STATUS", "IDEA") else None
 
     def _send(self, event: str) -> None:
         """Move through the chart; the chart refuses a transition the flow does not have."""
-        holder = _Holder(self.conv.state or self.flow.initial)
-        machine = self.flow.machine_class(model=holder, state_field="state")
-        machine.send(event)
-        self.conv.state = holder.state
+        self.conv.state = self.flow.transition(self.conv.state or self.flow.initial, event)
 
     def _jump(self, event: str) -> Turn:
         if self.conv.state is None:
@@ -275,10 +289,19 @@ class _Step:
             self.say(f"status_{shown}", reference=reference)
         return True
 
+    def _idea(self) -> Turn:
+        text = self.text.split(" ", 1)[1].strip() if len(self.words) > 1 else ""
+        if not text:
+            self.say("idea_usage")
+        else:
+            self.events.append(ShareIdea(text[:MAX_ANSWER], self.lang))
+            self.say("idea_thanks")
+        return self._turn()
+
     def _media(self) -> None:
         """Images of children are never wanted: ask for words instead; keep only the count."""
         self.say("media_warning")
-        if self.conv.state and self.conv.state.startswith("report_"):
+        if self.conv.state and self.conv.state.startswith(REPORT):
             self.conv.answers["media_count"] = self.conv.answers.get("media_count", 0) + self.inbound.media_count
             self._save(complete=False)
 
@@ -310,7 +333,7 @@ class _Step:
         before = self.conv.state
         self._send(event)
         target = self.conv.state
-        if target == "report_danger" and not (before or "").startswith("report_"):
+        if target == "report_danger" and not (before or "").startswith(REPORT):
             self._leave_report()
         if target == "learn" and before != "learn":
             self.conv.lesson = 0
@@ -322,7 +345,7 @@ class _Step:
         handler(spec, word)
 
     def _not_understood(self, spec: StateSpec) -> None:
-        if spec.name.startswith("report_") and len(self.text) >= STRAY_TEXT_MIN:
+        if spec.name.startswith(REPORT) and len(self.text) >= STRAY_TEXT_MIN:
             # Someone wrote their story where a number was expected: keep it, ask again.
             previous = self.conv.answers.get("description")
             self.conv.answers["description"] = (f"{previous}\n{self.text}" if previous else self.text)[:MAX_ANSWER * 2]
@@ -386,6 +409,10 @@ class _Step:
             return self._not_understood(spec)
         if value is True and spec.on_yes == "urgent":
             self.say("urgent")  # the numbers first, before anything else is asked
+        if value is False and spec.on_no:
+            self.say(f"{spec.ask}_declined")
+            self.conv.answers = {}
+            return self._send("decline")
         self._record(spec, value, "answer")
         if value is True and spec.on_yes == "urgent":
             self.events.append(Escalate(self.conv.tip))
@@ -453,9 +480,18 @@ class _Step:
             value = f"{previous}\n{value}"  # text kept earlier stays first
         if value is not None or spec.field not in self.conv.answers:
             self.conv.answers[spec.field] = value
-        if self._has_content():
+        if spec.name.startswith(REPORT) and self._has_content():
             self._save(complete=False)
+        if spec.then == "subscribe":
+            self._subscribe()
+            return self._send(event)  # the closing words are enough; the menu is one digit away
         self._go(event)
+
+    def _subscribe(self) -> None:
+        answers = self.conv.answers
+        self.events.append(Subscribe(self.lang, answers.get("place"), answers.get("place_code")))
+        self.say("join_done")
+        self.conv.answers = {}
 
     def _has_content(self) -> bool:
         answers = self.conv.answers

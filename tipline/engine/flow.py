@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import string
+import threading
 from dataclasses import dataclass
 from dataclasses import field as _field
 from datetime import timedelta
@@ -21,12 +22,14 @@ from statemachine.io import create_machine_class_from_definition
 
 ANSWER_KINDS = {"menu", "yes_no", "choice", "text", "place", "lessons", "language"}
 QUESTION_KINDS = {"yes_no", "choice", "text", "place"}
-ACTIONS = {"urgent", "submit", "discard"}
-KEYWORDS = ("MENU", "STOP", "START", "HELP", "LANG", "EXIT", "ADD", "STATUS", "SKIP", "YES", "NO")
+ACTIONS = {"urgent", "submit", "discard", "subscribe"}
+KEYWORDS = (
+    "MENU", "STOP", "START", "HELP", "LANG", "EXIT", "ADD", "STATUS", "JOIN", "IDEA", "SKIP", "YES", "NO",
+)
 ANSWER_WORDS = ("SKIP", "YES", "NO")
 PLACE_MENU_CHARACTERS = 300  # two GSM-7 segments hold 306
 # Jumps that work from every state: the global keywords MENU, HELP and LANG.
-GLOBAL_JUMPS = {"to_menu": "initial", "to_help": "help", "to_language": "language"}
+GLOBAL_JUMPS = {"to_menu": "initial", "to_help": "help", "to_language": "language", "to_join": "join"}
 
 
 class FlowError(Exception):
@@ -47,6 +50,8 @@ class StateSpec:
     field: str | None = None
     next: str | None = None
     on_yes: str | None = None
+    on_no: str | None = None  # a "no" leaves the question for this state instead of `next`
+    then: str | None = None  # action once the question is answered (e.g. subscribe)
     options: dict[str, Option] = _field(default_factory=dict)
     choices: dict[str, str] = _field(default_factory=dict)
 
@@ -90,6 +95,7 @@ class Flow:
 
     def __post_init__(self) -> None:
         self._places = {p.code: p for top in self.places for p in (top, *top.children)}
+        self._charts = threading.local()
         self._place_pages: dict[tuple[str, str | None], list[tuple[Place, ...]]] = {}
         english = self.languages.get("en")
         # A keyword table per language. Commands (MENU, EXIT, ...) work in every language's
@@ -107,6 +113,21 @@ class Flow:
                     for word in words:
                         table[word] = key
             self._keywords[code] = table
+
+    def transition(self, state: str, event: str) -> str:
+        """The state `event` leads to from `state`, as the python-statemachine chart decides.
+
+        One chart instance per thread is reused (building one costs more than the rest of a
+        message's work); it reads and writes the current state on a holder object.
+        """
+        cached = getattr(self._charts, "chart", None)
+        if cached is None:
+            holder = _StateHolder(self.initial)
+            cached = self._charts.chart = (holder, self.machine_class(model=holder, state_field="state"))
+        holder, chart = cached
+        holder.state = state
+        chart.send(event)
+        return holder.state
 
     def keyword(self, language: str, word: str) -> str | None:
         """The keyword (MENU, STOP, ...) that word means in language, or None."""
@@ -173,6 +194,13 @@ class Flow:
         return winners[0]
 
 
+class _StateHolder:
+    """The object the chart keeps its current state on."""
+
+    def __init__(self, state: str):
+        self.state = state
+
+
 class _Values(dict):
     """Placeholder values: the message's own, then the deployment's numbers and name."""
 
@@ -233,9 +261,10 @@ def _parse_states(raw: dict, where: Path) -> dict[str, StateSpec]:
                 raise FlowError(f"{where}: state {name!r}: unknown action {option.do!r}")
             options[digit] = option
         choices = {str(k): str(v) for k, v in (spec.get("choices") or {}).items()}
-        on_yes = spec.get("on_yes")
-        if on_yes is not None and on_yes not in ACTIONS:
-            raise FlowError(f"{where}: state {name!r}: unknown action {on_yes!r}")
+        on_yes, then = spec.get("on_yes"), spec.get("then")
+        for action in (on_yes, then):
+            if action is not None and action not in ACTIONS:
+                raise FlowError(f"{where}: state {name!r}: unknown action {action!r}")
         states[name] = StateSpec(
             name=name,
             ask=spec["ask"],
@@ -243,6 +272,8 @@ def _parse_states(raw: dict, where: Path) -> dict[str, StateSpec]:
             field=spec.get("field"),
             next=spec.get("next"),
             on_yes=on_yes,
+            on_no=spec.get("on_no"),
+            then=then,
             options=options,
             choices=choices,
         )
@@ -268,6 +299,8 @@ def _chart_definition(states: dict[str, StateSpec], initial: str) -> dict:
             on["answer"] = [{"target": spec.next}]
             if spec.is_question:
                 on["skip"] = [{"target": spec.next}]
+        if spec.on_no:
+            on["decline"] = [{"target": spec.on_no}]
         for event, target in GLOBAL_JUMPS.items():
             target = initial if target == "initial" else target
             if target in states:
@@ -280,7 +313,7 @@ def _build_machine(states: dict[str, StateSpec], initial: str, where: Path) -> t
     if initial not in states:
         raise FlowError(f"{where}: initial state {initial!r} is not defined")
     for name, spec in states.items():
-        targets = [o.to for o in spec.options.values()] + ([spec.next] if spec.next else [])
+        targets = [o.to for o in spec.options.values()] + [t for t in (spec.next, spec.on_no) if t]
         for target in targets:
             if target not in states:
                 raise FlowError(f"{where}: state {name!r} leads to undefined state {target!r}")

@@ -1,0 +1,437 @@
+"""Queue, tip detail and case work, audit trail, export, statistics, and the practice chat."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import Response, abort, flash, redirect, render_template, request, session, stream_with_context, url_for
+from flask_babel import format_timedelta, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from .. import storage
+from ..engine import Conversation, Inbound, new_reference, step
+from ..models import TIP_STATUSES
+from . import bp
+from .charts import statistics_charts
+from .common import admin_required, audit, now, staff_required, tipline
+from .forms import (
+    AssignForm,
+    DuplicateForm,
+    EmptyForm,
+    ExportForm,
+    LanguageForm,
+    NoteForm,
+    PracticeForm,
+    PracticeStartForm,
+    QueueFilterForm,
+    StatusForm,
+    choices,
+)
+
+PER_PAGE = 50
+AUDIT_PER_PAGE = 100
+STATS_DEFAULT_DAYS = 30
+PRACTICE_KEEP = 16  # messages of the practice transcript kept in the (cookie) session
+
+
+@bp.app_template_filter("when")
+def when_filter(value: datetime | None) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+@bp.app_template_filter("age")
+def age_filter(value: datetime | None) -> str:
+    return format_timedelta(now() - value, threshold=1.5) if value else ""
+
+
+@bp.app_template_filter("age_ago")
+def age_ago_filter(value: datetime | None) -> str:
+    return _("%(age)s ago", age=age_filter(value)) if value else ""
+
+
+@bp.context_processor
+def shared_forms():
+    return {"language_form": LanguageForm(), "logout_form": EmptyForm(), "statuses": TIP_STATUSES,
+            "get_locale": get_locale}
+
+
+def _day_start(day: date | None) -> datetime | None:
+    return datetime.combine(day, time.min, tzinfo=timezone.utc) if day else None
+
+
+def _day_end(day: date | None) -> datetime | None:
+    return _day_start(day) + timedelta(days=1) if day else None
+
+
+# ---- queue -----------------------------------------------------------------------------------------
+
+@bp.route("/")
+@login_required
+def queue():
+    """The triage queue: open immediate-danger tips first, then newest first, filtered."""
+    form = QueueFilterForm(formdata=request.args)
+    form.validate()  # a field that does not parse is shown with its error and ignored
+
+    def value(field):
+        return field.data if field.data not in ("", None) and not field.errors else None
+
+    complete = value(form.complete)
+    filters = storage.QueueFilter(
+        status=value(form.status), urgency=value(form.urgency), category=value(form.category),
+        language=(value(form.language) or "").strip().lower() or None, channel=value(form.channel),
+        complete=None if complete is None else complete == "yes",
+        since=_day_start(value(form.since)), until=_day_end(value(form.until)),
+        search=(value(form.q) or "").strip() or None,
+    )
+    with storage.reading(tipline().db) as db_session:
+        page = storage.tip_queue(
+            db_session, filters=filters, role=current_user.role, partner=current_user.partner,
+            page=value(form.page) or 1, per_page=PER_PAGE,
+        )
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("dashboard/queue.html", form=form, page=page, args=args,
+                           tip_url=url_for("dashboard.tip", reference="X")[:-1],
+                           export_form=ExportForm() if current_user.is_admin else None)
+
+
+# ---- tip detail and case work -----------------------------------------------------------------------
+
+def _visible_tip(db_session, reference: str):
+    tip = storage.visible_tip(db_session, reference=reference.upper(), role=current_user.role,
+                              partner=current_user.partner)
+    if tip is None:
+        abort(404)
+    return tip
+
+
+@bp.route("/tips/<reference>")
+@login_required
+def tip(reference: str):
+    """One tip: every answer, additions, and for staff the timeline, notes and actions."""
+    with storage.writing(tipline().db) as db_session:
+        found = storage.visible_tip(db_session, reference=reference.upper(), role=current_user.role,
+                                    partner=current_user.partner)
+        if found is None:
+            # Recorded too: a partner trying references that are not theirs shows up here.
+            audit(db_session, "tip_view_denied", target=reference[:32])
+            context = None
+        else:
+            audit(db_session, "tip_viewed", target=found.reference)
+            context = _tip_context(db_session, found)
+    if context is None:
+        abort(404)
+    return render_template("dashboard/tip.html", **context)
+
+
+def _tip_context(db_session, found) -> dict:
+    """What the tip page shows: partners get the report only, staff the whole case."""
+    additions = storage.additions_by_tip(db_session, tip_ids=[found.id]).get(found.id, [])
+    context = {"tip": found, "additions": additions}
+    if current_user.is_staff:
+        case = storage.tip_case(db_session, tip=found)
+        staff = storage.list_users(db_session, roles=storage.STAFF_ROLES)
+        assign_form = AssignForm()
+        assign_form.assignee.choices = choices([("", _("nobody"))] + [(str(u.id), u.email) for u in staff if u.active])
+        assign_form.assignee.data = str(case.assignee_id) if case and case.assignee_id else ""
+        status_form = StatusForm()
+        status_form.status.data = found.status
+        context.update(
+            timeline=storage.tip_timeline(db_session, tip=found),
+            notes=storage.tip_notes(db_session, tip=found),
+            case=case,
+            assignee=next((u.email for u in staff if case and u.id == case.assignee_id), None),
+            duplicate_of=(storage.tip_reference_by_id(db_session, tip_id=case.duplicate_of_id)
+                          if case and case.duplicate_of_id else None),
+            duplicates=storage.duplicates_of(db_session, tip=found),
+            status_form=status_form, note_form=NoteForm(), assign_form=assign_form,
+            duplicate_form=DuplicateForm(),
+        )
+    return context
+
+
+def _back(reference: str):
+    return redirect(url_for("dashboard.tip", reference=reference))
+
+
+def _invalid(form) -> Response:
+    problems = "; ".join(
+        f"{form[name].label.text}: {' '.join(str(e) for e in errors)}" for name, errors in form.errors.items()
+        if name != "csrf_token"
+    )
+    return Response(render_template("dashboard/error.html", message=problems or _("Check the form.")), status=400)
+
+
+@bp.route("/tips/<reference>/status", methods=["POST"])
+@staff_required
+def change_status(reference: str):
+    """Move a tip along new, triaged, escalated, acknowledged, closed or spam."""
+    form = StatusForm()
+    if not form.validate():
+        return _invalid(form)
+    with storage.writing(tipline().db) as db_session:
+        found = _visible_tip(db_session, reference)
+        before = found.status
+        if storage.set_tip_status(db_session, tip=found, status=form.status.data, actor=current_user.email, now=now()):
+            audit(db_session, "status_changed", target=found.reference, detail={"from": before, "to": found.status})
+    flash(_("Status saved."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/notes", methods=["POST"])
+@staff_required
+def add_note(reference: str):
+    """Add an internal note (operators only; never sent to anyone)."""
+    form = NoteForm()
+    if not form.validate() or not form.text.data.strip():
+        return _invalid(form)
+    with storage.writing(tipline().db) as db_session:
+        found = _visible_tip(db_session, reference)
+        storage.add_note(db_session, tip=found, author=current_user.email, text=form.text.data.strip(), now=now())
+        audit(db_session, "note_added", target=found.reference)
+    flash(_("Note added."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/assign", methods=["POST"])
+@staff_required
+def assign(reference: str):
+    """Give the tip to an operator (or to nobody)."""
+    form = AssignForm()
+    with storage.writing(tipline().db) as db_session:
+        found = _visible_tip(db_session, reference)
+        staff = storage.list_users(db_session, roles=storage.STAFF_ROLES)
+        form.assignee.choices = choices([("", "")] + [(str(u.id), u.email) for u in staff if u.active])
+        if not form.validate():
+            return _invalid(form)
+        assignee_id = int(form.assignee.data) if form.assignee.data else None
+        if storage.assign_tip(db_session, tip=found, assignee_id=assignee_id, actor=current_user.email, now=now()):
+            email = next((u.email for u in staff if u.id == assignee_id), None)
+            audit(db_session, "assigned", target=found.reference, detail={"to": email})
+    flash(_("Assignment saved."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/duplicate", methods=["POST"])
+@staff_required
+def mark_duplicate(reference: str):
+    """Close the tip as a duplicate of another one."""
+    form = DuplicateForm()
+    if not form.validate():
+        return _invalid(form)
+    original_ref = "".join(form.original.data.split()).upper()
+    if "-" not in original_ref:
+        original_ref = f"{original_ref[:4]}-{original_ref[4:]}"
+    with storage.writing(tipline().db) as db_session:
+        found = _visible_tip(db_session, reference)
+        original = storage.tip_by_reference(db_session, reference=original_ref)
+        if original is None or original.id == found.id:
+            return Response(render_template("dashboard/error.html", message=_(
+                "There is no other tip %(reference)s.", reference=original_ref)), status=400)
+        storage.mark_duplicate(db_session, tip=found, original=original, actor=current_user.email, now=now())
+        audit(db_session, "marked_duplicate", target=found.reference, detail={"of": original.reference})
+    flash(_("Marked as a duplicate and closed."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/spam", methods=["POST"])
+@staff_required
+def mark_spam(reference: str):
+    """One button for what is plainly not a report."""
+    with storage.writing(tipline().db) as db_session:
+        found = _visible_tip(db_session, reference)
+        before = found.status
+        if storage.set_tip_status(db_session, tip=found, status="spam", actor=current_user.email, now=now()):
+            audit(db_session, "status_changed", target=found.reference, detail={"from": before, "to": "spam"})
+    flash(_("Marked as spam."))
+    return _back(found.reference)
+
+
+# ---- audit trail -------------------------------------------------------------------------------------
+
+@bp.route("/audit")
+@admin_required
+def audit_trail():
+    """Admins: who did what and when, filtered."""
+    args = request.args
+
+    def parse_day(name: str) -> date | None:
+        try:
+            return date.fromisoformat(args.get(name, ""))
+        except ValueError:
+            return None
+
+    try:
+        page = max(1, min(int(args.get("page", "1")), 1_000_000))
+    except ValueError:
+        page = 1
+    since, until = parse_day("since"), parse_day("until")
+    with storage.reading(tipline().db) as db_session:
+        entries, total = storage.audit_entries(
+            db_session, actor=args.get("actor") or None, action=args.get("action") or None,
+            target=(args.get("target") or "").upper() or None, since=_day_start(since), until=_day_end(until),
+            page=page, per_page=AUDIT_PER_PAGE,
+        )
+        actions = storage.audit_actions(db_session)
+    pages = max(1, -(-total // AUDIT_PER_PAGE))
+    keep = {k: v for k, v in args.items() if k != "page" and v}
+    return render_template("dashboard/audit.html", entries=entries, total=total, page=page, pages=pages,
+                           actions=actions, args=keep)
+
+
+# ---- export ------------------------------------------------------------------------------------------
+
+@bp.route("/export", methods=["POST"])
+@admin_required
+def export():
+    """Admins: every tip as CSV or JSON, the same fields as `tipline tips export`."""
+    from ..cli import EXPORT_COLUMNS
+
+    form = ExportForm()
+    if not form.validate():
+        return _invalid(form)
+    fmt = form.format.data
+    with storage.writing(tipline().db) as db_session:
+        audit(db_session, "export", detail={"format": fmt})
+    db = tipline().db
+
+    def rows():
+        with storage.reading(db) as db_session:
+            yield from storage.export_tips(db_session)
+
+    def as_json():
+        yield "["
+        for index, row in enumerate(rows()):
+            yield (",\n" if index else "\n") + json.dumps(row, ensure_ascii=False)
+        yield "\n]\n"
+
+    def as_csv():
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        for row in rows():
+            row["additions"] = "\n".join(a["text"] for a in row["additions"])
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    stamp = now().strftime("%Y%m%d-%H%M")
+    body, mimetype = (as_json(), "application/json") if fmt == "json" else (as_csv(), "text/csv")
+    return Response(
+        stream_with_context(body), mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="tips-{stamp}.{fmt}"'},
+    )
+
+
+# ---- statistics ------------------------------------------------------------------------------------
+
+@bp.route("/statistics")
+@staff_required
+def stats():
+    """Charts over a date range: per day by urgency, category, place, language, channel; triage time."""
+    args = request.args
+    today = now().date()
+
+    def parse_day(name: str, default: date) -> date:
+        try:
+            return date.fromisoformat(args.get(name, ""))
+        except ValueError:
+            return default
+
+    until = parse_day("until", today)
+    since = parse_day("since", until - timedelta(days=STATS_DEFAULT_DAYS - 1))
+    if since > until:
+        since, until = until, since
+    since = max(since, until - timedelta(days=366))  # one chart bar a day: a year at most
+    with storage.reading(tipline().db) as db_session:
+        numbers = storage.tip_statistics(db_session, since=_day_start(since), until=_day_end(until))
+    median = numbers["median_triage_seconds"]
+    return render_template(
+        "dashboard/stats.html", since=since, until=until, numbers=numbers,
+        charts=statistics_charts(numbers, since, until),
+        median=format_timedelta(timedelta(seconds=median), threshold=1.5) if median is not None else None,
+    )
+
+
+# ---- practice chat ---------------------------------------------------------------------------------
+
+class _NoTips:
+    """Practice never touches stored tips: STATUS and ADD find nothing."""
+
+    def status_of(self, reference: str) -> str | None:
+        return None
+
+
+def _practice_state() -> dict | None:
+    return session.get("practice")
+
+
+def _conversation(saved: dict) -> Conversation:
+    data = saved["conversation"]
+    last_seen = datetime.fromisoformat(data["last_seen"]) if data.get("last_seen") else None
+    return Conversation(state=data.get("state"), language=data.get("language"), answers=data.get("answers") or {},
+                        tip=data.get("tip"), lesson=int(data.get("lesson") or 0), last_seen=last_seen,
+                        opted_out=bool(data.get("opted_out")))
+
+
+def _saved(conversation: Conversation) -> dict:
+    return {
+        "state": conversation.state, "language": conversation.language, "answers": conversation.answers,
+        "tip": conversation.tip, "lesson": conversation.lesson, "opted_out": conversation.opted_out,
+        "last_seen": conversation.last_seen.isoformat() if conversation.last_seen else None,
+    }
+
+
+@bp.route("/practice", methods=["GET", "POST"])
+@staff_required
+def practice():
+    """Try the bot: the real engine and flows, nothing stored; a practice report never becomes a tip."""
+    flow = tipline().flow
+    start_form = PracticeStartForm(prefix="start")
+    start_form.language.choices = choices((code, lang.name) for code, lang in flow.languages.items())
+    form = PracticeForm()
+    saved = _practice_state()
+    if request.method == "POST" and saved is not None and form.validate_on_submit():
+        turn = step(
+            flow, _conversation(saved), Inbound(text=form.text.data or "", channel=saved["channel"]), now(),
+            tips=_NoTips(), new_reference=new_reference,
+        )
+        transcript = saved["transcript"] + [["you", form.text.data or ""]]
+        transcript += [["bot", reply] for reply in turn.replies]
+        events = [type(event).__name__ for event in turn.events]
+        if events:
+            transcript.append(["event", ", ".join(events)])
+        session["practice"] = {"conversation": _saved(turn.conversation), "channel": saved["channel"],
+                               "transcript": transcript[-PRACTICE_KEEP:]}
+        return redirect(url_for("dashboard.practice"))
+    if request.method == "POST" and saved is not None:
+        return _invalid(form)
+    return render_template("dashboard/practice.html", saved=saved, form=form, start_form=start_form,
+                           reset_form=EmptyForm(prefix="reset"))
+
+
+@bp.route("/practice/start", methods=["POST"])
+@staff_required
+def practice_start():
+    """Begin a practice conversation in the chosen language and channel."""
+    flow = tipline().flow
+    form = PracticeStartForm(prefix="start")
+    form.language.choices = choices((code, lang.name) for code, lang in flow.languages.items())
+    if not form.validate():
+        return _invalid(form)
+    session["practice"] = {"conversation": _saved(Conversation(language=form.language.data)),
+                           "channel": form.channel.data, "transcript": []}
+    return redirect(url_for("dashboard.practice"))
+
+
+@bp.route("/practice/reset", methods=["POST"])
+@staff_required
+def practice_reset():
+    """Forget the practice conversation."""
+    session.pop("practice", None)
+    return redirect(url_for("dashboard.practice"))
