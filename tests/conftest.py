@@ -149,10 +149,16 @@ def tipline(app):
     return app.extensions["tipline"]
 
 
-def signed_post(client, fields: dict, *, url: str = WEBHOOK, token: str = AUTH_TOKEN, headers: dict | None = None):
-    """POST form fields the way Twilio does, with a valid X-Twilio-Signature for url."""
+def signed_post(
+    client, fields: dict, *, url: str = WEBHOOK, sent_to: str | None = None, token: str = AUTH_TOKEN,
+    headers: dict | None = None,
+):
+    """POST form fields the way Twilio does, with a valid X-Twilio-Signature for url.
+
+    `sent_to` is where the request reaches the app when that differs (behind a TLS proxy).
+    """
     signature = RequestValidator(token).compute_signature(url, fields)
-    parts = urlsplit(url)
+    parts = urlsplit(sent_to or url)
     return client.post(
         parts.path + (f"?{parts.query}" if parts.query else ""),
         base_url=f"{parts.scheme}://{parts.netloc}",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from urllib.parse import urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -42,15 +41,7 @@ def make_app(tmp_path, clock, references):
 
 def post_signed_for(client, fields: dict, *, signed_url: str, sent_to: str, headers: dict | None = None):
     """Twilio signs `signed_url`; the request reaches the app as `sent_to` (e.g. behind a proxy)."""
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(signed_url, fields)
-    parts = urlsplit(sent_to)
-    return client.post(
-        parts.path + (f"?{parts.query}" if parts.query else ""),
-        base_url=f"{parts.scheme}://{parts.netloc}",
-        data=urlencode(fields),
-        content_type="application/x-www-form-urlencoded",
-        headers={"X-Twilio-Signature": signature, **(headers or {})},
-    )
+    return signed_post(client, fields, url=signed_url, sent_to=sent_to, headers=headers)
 
 
 def assert_plain_refusal(response, status: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -131,24 +132,37 @@ def database_problem(error: DBAPIError) -> str:
     return f"{name}: {primary} ({', '.join(facts)}) in {statement} ..."
 
 
+def twilio_signed(view):
+    """Twilio's routes: a valid signature (403 otherwise), a form body (415), a database that
+    answers (503, so Twilio's retry policy #rp=5xx sends it again: nothing was accepted)."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        problem = signature_problem()
+        if problem:
+            log.warning("refused request to %s: %s", request.path, problem)
+            return plain(problem, 403)
+        if request.mimetype not in FORM_TYPES:
+            return plain(f"expected a form ({FORM_TYPES[0]}), as Twilio sends", 415)
+        try:
+            return view(*args, **kwargs)
+        except DBAPIError as error:
+            sid = request.form.get("MessageSid", "")
+            log.error("database unavailable for message %s at %s: %s",
+                      sid if _SID.match(sid) else "-", request.path, database_problem(error))
+            return plain("database unavailable; retry later", 503)
+
+    return checked
+
+
 @bp.post("/twilio/messages")
+@twilio_signed
 def messages():
     """Inbound SMS and WhatsApp from Twilio; answers TwiML."""
-    problem = signature_problem()
-    if problem:
-        log.warning("refused inbound request: %s", problem)
-        return plain(problem, 403)
-    if request.mimetype not in FORM_TYPES:
-        return plain(f"expected a form ({FORM_TYPES[0]}), as Twilio sends", 415)
     message = parse_inbound(request.form)
     if isinstance(message, str):
         return plain(message, 400)
-    try:
-        reply = tipline().receive(message)
-    except DBAPIError as error:
-        # Nothing was accepted: say so, and let Twilio's retry policy (#rp=5xx) send it again.
-        log.error("database unavailable for message %s: %s", message.message_sid, database_problem(error))
-        return plain("database unavailable; retry later", 503)
+    reply = tipline().receive(message)
     return Response(reply.twiml, mimetype="application/xml")
 
 
@@ -169,14 +183,11 @@ _DELIVERY_STATUSES = {
 
 
 @bp.post("/twilio/status")
+@twilio_signed
 def delivery_status():
     """Delivery status callbacks for what the outbox sent; signed like /twilio/messages."""
     from .worker import record_status
 
-    problem = signature_problem()
-    if problem:
-        log.warning("refused status callback: %s", problem)
-        return plain(problem, 403)
     sid = (request.form.get("MessageSid") or request.form.get("SmsSid") or "").strip()
     if not _SID.match(sid):
         return plain("missing or malformed MessageSid", 400)
@@ -185,11 +196,7 @@ def delivery_status():
         return plain("missing or unknown MessageStatus", 400)
     code_text = (request.form.get("ErrorCode") or "").strip()
     code = int(code_text) if code_text.isdigit() and len(code_text) <= 9 else None
-    try:
-        known = record_status(tipline(), message_sid=sid, status=status, error_code=code)
-    except DBAPIError:
-        log.exception("database unavailable for status of %s", sid)
-        return plain("database unavailable; retry later", 503)
+    known = record_status(tipline(), message_sid=sid, status=status, error_code=code)
     if not known:
         log.info("status %s for unknown message %s ignored", status, sid)
     return Response("", status=204)
