@@ -166,7 +166,7 @@ def tips_export(fmt: str) -> None:
                 out.write(json.dumps(row, ensure_ascii=False))
             out.write("\n]\n")
         else:
-            writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+            writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n", extrasaction="ignore")
             writer.writeheader()
             for row in rows:
                 row["additions"] = "\n".join(a["text"] for a in row["additions"])
@@ -355,7 +355,9 @@ def partners() -> None:
 @click.argument("name")
 @click.option("--phone", required=True, help="E.164, e.g. +15550100050")
 @click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
-@click.option("--region", "regions", multiple=True, help="a place they cover (matched in a tip's location), or 'everywhere'")
+@click.option("--region", "regions", multiple=True,
+              help="a place they cover: a code from flows/places.yaml (32 takes 32.xx too), a word matched in a "
+                   "tip's location, or 'everywhere'")
 @click.option("--category", "categories", multiple=True,
               type=click.Choice(["forced_labour", "sexual_exploitation", "recruitment", "online", "child_marriage",
                                  "begging", "other"]), help="a kind of tip they take (default: every kind)")
@@ -368,6 +370,7 @@ def partners_add(name, phone, channel, regions, categories, urgent_only, prefere
     import sqlalchemy as sa
 
     from . import storage
+    from .escalation import is_place_code
     from .models import utcnow
 
     name = " ".join(name.split())
@@ -382,6 +385,19 @@ def partners_add(name, phone, channel, regions, categories, urgent_only, prefere
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     cleaned = [" ".join(r.split()) for r in regions if r.strip()]
     settings = _settings()
+    codes = [r for r in cleaned if is_place_code(r)]
+    flow = None
+    if codes:  # a place code must be one of the deployment's places: a typo would cover nobody
+        from .engine import FlowError, load_flow
+
+        try:
+            flow = load_flow(settings.flows_path)
+        except FlowError as exc:
+            raise click.ClickException(f"flows/ is broken: {exc} (run `tipline flows check`)") from None
+        unknown = [code for code in codes if flow.place(code) is None]
+        if unknown:
+            raise click.BadParameter(f"no place with code {', '.join(unknown)} in flows/places.yaml",
+                                     param_hint="--region")
     storage.upgrade(settings.database_url)
     engine = storage.make_engine(settings.database_url)
     try:
@@ -396,7 +412,7 @@ def partners_add(name, phone, channel, regions, categories, urgent_only, prefere
         raise click.ClickException("another partner has this phone number") from None
     finally:
         engine.dispose()
-    where = ", ".join(cleaned) if cleaned else "everywhere"
+    where = ", ".join(f"{r} ({flow.place(r).name})" if r in codes else r for r in cleaned) if cleaned else "everywhere"
     click.echo(f"partner {name} added: {channel} ***{e164[-2:]}, covers {where}"
                f"{', urgent only' if urgent_only else ''}")
 

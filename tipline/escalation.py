@@ -92,15 +92,27 @@ def _normal(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def covers(partner: Partner, location: str | None) -> bool:
-    """A partner covers "everywhere", or a place named as a whole word in the tip's location."""
+PLACE_CODE = re.compile(r"\d+(?:\.\d+)*")  # a code from flows/places.yaml: "32" (a province), "32.01"
+
+
+def is_place_code(region: str) -> bool:
+    return bool(PLACE_CODE.fullmatch(region.strip()))
+
+
+def covers(partner: Partner, location: str | None, place_code: str | None = None) -> bool:
+    """A partner covers "everywhere", a place code the tip's place lies in (32 covers 32.01), or a
+    place named as a whole word in the tip's location."""
     regions = [_normal(r) for r in partner.regions or [] if r and r.strip()]
     if EVERYWHERE in regions:
+        return True
+    codes = [r for r in regions if is_place_code(r)]
+    if place_code and any(place_code == code or place_code.startswith(f"{code}.") for code in codes):
         return True
     if not location:
         return False
     where = _normal(location)
-    return any(re.search(rf"(?<!\w){re.escape(region)}(?!\w)", where) for region in regions)
+    words = [r for r in regions if not is_place_code(r)]
+    return any(re.search(rf"(?<!\w){re.escape(region)}(?!\w)", where) for region in words)
 
 
 def matches(partner: Partner, tip: Tip) -> bool:
@@ -109,7 +121,7 @@ def matches(partner: Partner, tip: Tip) -> bool:
         return False
     if partner.categories and tip.category is not None and tip.category not in partner.categories:
         return False
-    return covers(partner, tip.location)
+    return covers(partner, tip.location, tip.place_code)
 
 
 def _clip(text: str | None, width: int) -> str | None:
@@ -217,16 +229,17 @@ def escalate_immediate(session, tip: Tip, *, now: datetime, outbound: Outbound) 
 
 def after_save(session, tip: Tip, *, now: datetime, outbound: Outbound) -> None:
     """An escalated urgent tip learnt more: new matching partners get it, and at completion an update."""
-    if tip.urgency != "immediate" or tip.status not in ("escalated", "acknowledged"):
+    if tip.urgency != "immediate" or tip.status not in (*OPEN_STATUSES, "acknowledged"):
         return
     earlier = storage.escalations_for_tip(session, tip_id=tip.id)
-    if not earlier:
+    # Urgent but no partner matched when danger was reported (the place came later): still pending.
+    if not earlier and not storage.has_event(session, tip_id=tip.id, kind="escalation_requested"):
         return
     reached = {e.partner_id for e in earlier}
     for partner in storage.list_partners(session):
         if partner.id not in reached and matches(partner, tip):
             escalate_tip(session, tip, partner, actor="system", now=now, outbound=outbound)
-    if tip.complete and not storage.has_event(session, tip_id=tip.id, kind="escalation_update"):
+    if earlier and tip.complete and not storage.has_event(session, tip_id=tip.id, kind="escalation_update"):
         for escalation in earlier:
             partner = storage.partner_by_id(session, partner_id=escalation.partner_id)
             if partner is not None and partner.active and escalation.status in ("sent", "acknowledged"):

@@ -337,3 +337,86 @@ class Idea(SQLModel, table=True):
     text: str = Field(sa_type=sa.Text)
     status: str = Field(default="new", max_length=16, index=True)
     updated_at: datetime = _when(default_factory=utcnow)
+
+
+# ---- awareness messages, lessons of the week and polls (issue 5) ----------------------------------
+
+BROADCAST_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+BROADCAST_KINDS = ("awareness", "lesson", "poll", "poll_results")
+POLL_STATUSES = ("open", "closed")
+
+
+class Poll(SQLModel, table=True):
+    """A short numbered question to volunteers: the same 2 to 9 options in every language."""
+
+    __tablename__ = "poll"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _when(default_factory=utcnow)
+    created_by: str = Field(max_length=254)
+    questions: dict = Field(default_factory=dict, sa_type=JSON_TYPE)  # language -> question
+    options: dict = Field(default_factory=dict, sa_type=JSON_TYPE)  # language -> [option, ...]
+    place_codes: list = Field(default_factory=list, sa_type=JSON_TYPE)  # empty: everywhere
+    status: str = Field(default="open", max_length=16)
+    closed_at: datetime | None = _when(default=None)
+
+
+class Broadcast(SQLModel, table=True):
+    """A message to volunteers (awareness, a lesson, a poll, a poll's results), per language, by place."""
+
+    __tablename__ = "broadcast"
+    __table_args__ = (sa.Index("ix_broadcast_status_scheduled", "status", "scheduled_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="awareness", max_length=16)
+    created_at: datetime = _when(default_factory=utcnow)
+    created_by: str = Field(max_length=254)  # an account's email, or "system" for the lesson of the week
+    texts: dict = Field(default_factory=dict, sa_type=JSON_TYPE)  # language -> words
+    place_codes: list = Field(default_factory=list, sa_type=JSON_TYPE)  # empty: everywhere
+    status: str = Field(default="draft", max_length=16)
+    scheduled_at: datetime | None = _when(default=None)
+    started_at: datetime | None = _when(default=None)  # when its outbox rows were written
+    finished_at: datetime | None = _when(default=None)  # when the last of them was settled
+    recipients: int = Field(default=0)
+    segments: int = Field(default=0)  # SMS segments queued, over all recipients
+    poll_id: int | None = Field(default=None, foreign_key="poll.id", index=True, ondelete="CASCADE")
+
+
+class BroadcastRecipient(SQLModel, table=True):
+    """One volunteer a broadcast went to, and the outbox row that carries it (for counts and opt-outs)."""
+
+    __tablename__ = "broadcast_recipient"
+    __table_args__ = (sa.UniqueConstraint("broadcast_id", "volunteer_id", name="uq_broadcast_recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcast.id", index=True, ondelete="CASCADE")
+    volunteer_id: int = Field(foreign_key="volunteer.id", index=True, ondelete="CASCADE")
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id", index=True, ondelete="SET NULL")
+    language: str = Field(max_length=16)
+
+
+class PollAnswer(SQLModel, table=True):
+    """A volunteer's one answer to a poll; a later answer replaces it."""
+
+    __tablename__ = "poll_answer"
+    __table_args__ = (sa.UniqueConstraint("poll_id", "volunteer_id", name="uq_poll_answer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = Field(foreign_key="poll.id", index=True, ondelete="CASCADE")
+    volunteer_id: int = Field(foreign_key="volunteer.id", ondelete="CASCADE")
+    choice: int
+    answered_at: datetime = _when(default_factory=utcnow)
+
+
+class LessonSchedule(SQLModel, table=True):
+    """The lesson of the week: one row; when on, the worker sends the next lesson every week."""
+
+    __tablename__ = "lesson_schedule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    active: bool = Field(default=False)
+    next_lesson: int = Field(default=0)
+    next_at: datetime | None = _when(default=None)
+    place_codes: list = Field(default_factory=list, sa_type=JSON_TYPE)  # empty: everywhere
+    updated_by: str = Field(default="system", max_length=254)
+    updated_at: datetime = _when(default_factory=utcnow)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import escalation, followup, storage
+from . import community, escalation, followup, storage
 from .engine import (
     AddToTip,
     Conversation,
@@ -106,6 +106,9 @@ class TipLine:
                 log.info("repeated message %s answered as before", message.message_sid)
                 return Reply(done, [], repeated=True)
             answered = self._follow_up_answer(session, row, reporter, message, now)
+            if answered is not None:
+                return answered
+            answered = self._poll_answer(session, row, reporter, message, now)
             if answered is not None:
                 return answered
             conversation = Conversation.from_row(row.state, row.language or language, row.data, row.last_seen_at, row.opted_out)
@@ -220,6 +223,22 @@ class TipLine:
         twiml = render_twiml([thanks])
         storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
         log.info("message %s: answer to a follow-up question", message.message_sid)
+        return Reply(twiml, [thanks])
+
+    # ---- poll answers (issue 5) ------------------------------------------------------------------
+    def _poll_answer(self, session, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
+        """A volunteer's single digit right after a poll reached them is their answer, not a menu choice."""
+        if row.opted_out:
+            return None
+        thanks = community.take_poll_answer(session, self, reporter=reporter, last_seen=row.last_seen_at,
+                                            text=message.text, now=now)
+        if thanks is None:
+            return None
+        row.last_seen_at = now
+        session.add(row)
+        twiml = render_twiml([thanks])
+        storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
+        log.info("message %s: answer to a poll", message.message_sid)
         return Reply(twiml, [thanks])
 
 

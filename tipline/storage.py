@@ -445,6 +445,7 @@ class QueueFilter:
     since: datetime | None = None
     until: datetime | None = None  # exclusive
     search: str | None = None
+    place_code: str | None = None  # a province or regency: the tips there and under it
 
     def conditions(self) -> list:
         found = []
@@ -461,6 +462,8 @@ class QueueFilter:
         if self.search:
             pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             found.append(sa.or_(Tip.description.ilike(pattern, escape="\\"), Tip.location.ilike(pattern, escape="\\")))
+        if self.place_code:
+            found.append(in_places(Tip.place_code, [self.place_code]))
         return found
 
 
@@ -953,6 +956,96 @@ def has_event(session: Session, *, tip_id: int, kind: str) -> bool:
     return session.exec(select(TipEvent.id).where(TipEvent.tip_id == tip_id, TipEvent.kind == kind).limit(1)).first() is not None
 
 
+# ---- dashboard: partners admin, the outbox page, follow-ups on a tip (issues 3 and 4) -------------
+
+DEAD_LETTERS = ("failed", "dead")  # what the outbox page offers to send again
+
+
+def follow_ups_for_tip(session: Session, *, tip_id: int) -> list[FollowUp]:
+    return list(session.exec(select(FollowUp).where(FollowUp.tip_id == tip_id).order_by(FollowUp.asked_at, FollowUp.id)))
+
+
+def partner_with_phone(session: Session, *, phone: str) -> Partner | None:
+    """Any partner with this number, active or not (the number is unique over all partners)."""
+    return session.exec(select(Partner).where(Partner.phone == phone)).first()
+
+
+def update_partner(session: Session, *, partner: Partner, **values: Any) -> Partner:
+    """Change a partner; a new name follows to the partner's dashboard accounts (they are tied by name)."""
+    from .models import User
+
+    allowed = {"name", "phone", "channel", "language", "regions", "categories", "urgent_only", "preference", "active"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"cannot set {', '.join(sorted(unknown))}")
+    old_name = partner.name
+    for name, value in values.items():
+        setattr(partner, name, list(value) if name in ("regions", "categories") else value)
+    session.add(partner)
+    if partner.name != old_name:
+        session.exec(sa.update(User).where(User.partner == old_name).values(partner=partner.name))
+    session.flush()
+    return partner
+
+
+def outbox_page(
+    session: Session, *, statuses: tuple[str, ...] = (), kinds: tuple[str, ...] = (), page: int = 1,
+    per_page: int = 100,
+) -> tuple[list[OutboxMessage], int]:
+    """One page of the outbox, newest first, and how many rows match."""
+    conditions = []
+    if statuses:
+        conditions.append(OutboxMessage.status.in_(statuses))
+    if kinds:
+        conditions.append(OutboxMessage.kind.in_(kinds))
+    total = session.exec(select(sa.func.count()).select_from(OutboxMessage).where(*conditions)).one()
+    rows = session.exec(
+        select(OutboxMessage).where(*conditions).order_by(OutboxMessage.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    )
+    return list(rows), total
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """How many outbox rows are in each status."""
+    rows = session.exec(select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status))
+    return dict(rows.all())
+
+
+def outbox_kinds(session: Session) -> list[str]:
+    return list(session.exec(select(OutboxMessage.kind).distinct().order_by(OutboxMessage.kind)))
+
+
+def tip_references(session: Session, *, tip_ids: list[int]) -> dict[int, str]:
+    if not tip_ids:
+        return {}
+    return dict(session.exec(select(Tip.id, Tip.reference).where(Tip.id.in_(tip_ids))).all())
+
+
+def partner_names(session: Session, *, partner_ids: list[int]) -> dict[int, str]:
+    if not partner_ids:
+        return {}
+    return dict(session.exec(select(Partner.id, Partner.name).where(Partner.id.in_(partner_ids))).all())
+
+
+def retry_outbox(session: Session, *, message_id: int, now: datetime, to_sealed: str | None = None) -> bool:
+    """Make a failed or dead message pending again, due now, with a fresh count of attempts.
+
+    One UPDATE guarded by the status, so two people pressing retry at once queue it once.
+    `to_sealed` restores an address the worker wiped (a reporter's, kept no longer than sending needs).
+    """
+    values: dict[str, Any] = {"status": "pending", "attempts": 0, "next_attempt_at": now, "updated_at": now,
+                              "claimed_until": None}
+    if to_sealed is not None:
+        values["to_sealed"] = to_sealed
+    result = session.exec(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status.in_(DEAD_LETTERS))
+        .values(**values)
+    )
+    return bool(result.rowcount)
+
+
 # ---- community participation (issue 5) ---------------------------------------------------------
 
 from .models import IDEA_STATUSES, Idea, Volunteer  # noqa: E402
@@ -1014,3 +1107,225 @@ def set_idea_status(session: Session, *, idea_id: int, status: str, now: datetim
         idea.status, idea.updated_at = status, now
         session.add(idea)
     return idea
+
+
+# ---- awareness messages, lessons of the week and polls (issue 5) -------------------------------
+
+from .models import Broadcast, BroadcastRecipient, LessonSchedule, Poll, PollAnswer  # noqa: E402
+
+
+def in_places(column, place_codes: list[str] | tuple[str, ...]):
+    """The condition "column is one of these places or lies under one" (32 covers 32.01); empty: all."""
+    if not place_codes:
+        return sa.true()
+    return sa.or_(*[column == code for code in place_codes],
+                  *[column.startswith(f"{code}.", autoescape=True) for code in place_codes])
+
+
+def volunteer_languages(session: Session, *, place_codes: list[str]) -> dict[str, int]:
+    """How many active volunteers in these places speak each language (what a broadcast would reach)."""
+    rows = session.exec(
+        select(Volunteer.language, sa.func.count())
+        .where(Volunteer.active.is_(True), Volunteer.address_sealed.is_not(None),
+               in_places(Volunteer.place_code, place_codes))
+        .group_by(Volunteer.language)
+    )
+    return {language: count for language, count in rows}
+
+
+def volunteers_in(session: Session, *, place_codes: list[str]) -> list[Volunteer]:
+    return list(session.exec(
+        select(Volunteer).where(Volunteer.active.is_(True), Volunteer.address_sealed.is_not(None),
+                                in_places(Volunteer.place_code, place_codes)).order_by(Volunteer.id)
+    ))
+
+
+def poll_participants(session: Session, *, poll_id: int) -> list[Volunteer]:
+    """Active volunteers who answered the poll: the people its results go back to."""
+    return list(session.exec(
+        select(Volunteer).join(PollAnswer, PollAnswer.volunteer_id == Volunteer.id)
+        .where(PollAnswer.poll_id == poll_id, Volunteer.active.is_(True), Volunteer.address_sealed.is_not(None))
+        .order_by(Volunteer.id)
+    ))
+
+
+def volunteer_by_reporter(session: Session, *, reporter: str) -> Volunteer | None:
+    return session.exec(select(Volunteer).where(Volunteer.reporter == reporter)).first()
+
+
+def volunteer_is_active(session: Session, *, reporter: str) -> bool:
+    return session.exec(
+        select(Volunteer.id).where(Volunteer.reporter == reporter, Volunteer.active.is_(True),
+                                   Volunteer.address_sealed.is_not(None))
+    ).first() is not None
+
+
+def add_broadcast(
+    session: Session, *, kind: str, texts: dict[str, str], place_codes: list[str], created_by: str, now: datetime,
+    poll_id: int | None = None, status: str = "draft", scheduled_at: datetime | None = None,
+) -> Broadcast:
+    broadcast = Broadcast(kind=kind, texts=dict(texts), place_codes=list(place_codes), created_by=created_by,
+                          created_at=now, poll_id=poll_id, status=status, scheduled_at=scheduled_at)
+    session.add(broadcast)
+    session.flush()
+    return broadcast
+
+
+def broadcast_by_id(session: Session, *, broadcast_id: int, lock: bool = False) -> Broadcast | None:
+    query = select(Broadcast).where(Broadcast.id == broadcast_id)
+    if lock and _is_postgres(session):
+        query = query.with_for_update()
+    return session.exec(query.execution_options(populate_existing=True)).first()
+
+
+def list_broadcasts(session: Session, *, kinds: tuple[str, ...] = (), poll_id: int | None = None,
+                    limit: int = 100) -> list[Broadcast]:
+    query = select(Broadcast)
+    if kinds:
+        query = query.where(Broadcast.kind.in_(kinds))
+    if poll_id is not None:
+        query = query.where(Broadcast.poll_id == poll_id)
+    return list(session.exec(query.order_by(Broadcast.created_at.desc(), Broadcast.id.desc()).limit(limit)))
+
+
+def due_broadcasts(session: Session, *, now: datetime, limit: int = 5) -> list[Broadcast]:
+    """Scheduled broadcasts whose time has come; on PostgreSQL locked, and skipped when another worker has them."""
+    query = (
+        select(Broadcast).where(Broadcast.status == "scheduled", Broadcast.scheduled_at <= now)
+        .order_by(Broadcast.scheduled_at, Broadcast.id).limit(limit)
+    )
+    if _is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return list(session.exec(query.execution_options(populate_existing=True)))
+
+
+def add_broadcast_recipient(session: Session, *, broadcast_id: int, volunteer_id: int, outbox_id: int,
+                            language: str) -> None:
+    session.add(BroadcastRecipient(broadcast_id=broadcast_id, volunteer_id=volunteer_id, outbox_id=outbox_id,
+                                   language=language))
+
+
+def broadcast_outcomes(session: Session, *, broadcast_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per broadcast: how many of its messages are waiting, sent, delivered, failed or cancelled.
+
+    'delivered' counts Twilio's delivered and read callbacks; 'failed' counts a send refused or a
+    callback saying undelivered; a row the retention rules removed counts as 'purged'.
+    """
+    found: dict[int, dict[str, int]] = {
+        bid: {"waiting": 0, "sent": 0, "delivered": 0, "failed": 0, "cancelled": 0, "purged": 0}
+        for bid in broadcast_ids
+    }
+    if not broadcast_ids:
+        return found
+    rows = session.exec(
+        select(BroadcastRecipient.broadcast_id, OutboxMessage.status, OutboxMessage.delivery_status, sa.func.count())
+        .select_from(BroadcastRecipient)
+        .join(OutboxMessage, OutboxMessage.id == BroadcastRecipient.outbox_id, isouter=True)
+        .where(BroadcastRecipient.broadcast_id.in_(broadcast_ids))
+        .group_by(BroadcastRecipient.broadcast_id, OutboxMessage.status, OutboxMessage.delivery_status)
+    )
+    for broadcast_id, status, delivery, count in rows:
+        if status is None:
+            bucket = "purged"
+        elif status in ("pending", "sending"):
+            bucket = "waiting"
+        elif status in ("failed", "dead") or delivery in ("undelivered", "failed"):
+            bucket = "failed"
+        elif status == "cancelled":
+            bucket = "cancelled"
+        elif delivery in ("delivered", "read"):
+            bucket = "delivered"
+        else:
+            bucket = "sent"
+        found[broadcast_id][bucket] += count
+    return found
+
+
+def sending_broadcasts(session: Session, *, limit: int = 50) -> list[Broadcast]:
+    return list(session.exec(select(Broadcast).where(Broadcast.status == "sending").order_by(Broadcast.id).limit(limit)))
+
+
+def broadcast_unsettled(session: Session, *, broadcast_id: int) -> int:
+    """How many of the broadcast's messages the worker has still to send."""
+    return session.exec(
+        select(sa.func.count()).select_from(BroadcastRecipient)
+        .join(OutboxMessage, OutboxMessage.id == BroadcastRecipient.outbox_id)
+        .where(BroadcastRecipient.broadcast_id == broadcast_id, OutboxMessage.status.in_(("pending", "sending")))
+    ).one()
+
+
+def add_poll(session: Session, *, questions: dict[str, str], options: dict[str, list[str]], place_codes: list[str],
+             created_by: str, now: datetime) -> Poll:
+    poll = Poll(questions=dict(questions), options={k: list(v) for k, v in options.items()},
+                place_codes=list(place_codes), created_by=created_by, created_at=now)
+    session.add(poll)
+    session.flush()
+    return poll
+
+
+def poll_by_id(session: Session, *, poll_id: int) -> Poll | None:
+    return session.get(Poll, poll_id, populate_existing=True)
+
+
+def list_polls(session: Session, *, limit: int = 100) -> list[Poll]:
+    return list(session.exec(select(Poll).order_by(Poll.created_at.desc(), Poll.id.desc()).limit(limit)))
+
+
+def poll_tally(session: Session, *, poll_id: int) -> dict[int, int]:
+    """Answers per option number."""
+    rows = session.exec(
+        select(PollAnswer.choice, sa.func.count()).where(PollAnswer.poll_id == poll_id).group_by(PollAnswer.choice)
+    )
+    return {choice: count for choice, count in rows}
+
+
+def poll_reaching(session: Session, *, volunteer_id: int) -> tuple[Poll, datetime] | None:
+    """The open poll that most recently reached this volunteer, and when it was sent to them."""
+    row = session.exec(
+        select(Poll, OutboxMessage.sent_at)
+        .join(Broadcast, Broadcast.poll_id == Poll.id)
+        .join(BroadcastRecipient, BroadcastRecipient.broadcast_id == Broadcast.id)
+        .join(OutboxMessage, OutboxMessage.id == BroadcastRecipient.outbox_id)
+        .where(BroadcastRecipient.volunteer_id == volunteer_id, Broadcast.kind == "poll", Poll.status == "open",
+               OutboxMessage.status == "sent", OutboxMessage.sent_at.is_not(None))
+        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def poll_answer_of(session: Session, *, poll_id: int, volunteer_id: int) -> PollAnswer | None:
+    return session.exec(
+        select(PollAnswer).where(PollAnswer.poll_id == poll_id, PollAnswer.volunteer_id == volunteer_id)
+    ).first()
+
+
+def set_poll_answer(session: Session, *, poll_id: int, volunteer_id: int, choice: int, now: datetime) -> PollAnswer:
+    """Keep the volunteer's answer; a later one replaces the earlier (one answer per volunteer)."""
+    answer = poll_answer_of(session, poll_id=poll_id, volunteer_id=volunteer_id)
+    if answer is None:
+        answer = PollAnswer(poll_id=poll_id, volunteer_id=volunteer_id, choice=choice, answered_at=now)
+    answer.choice, answer.answered_at = choice, now
+    session.add(answer)
+    return answer
+
+
+def lesson_schedule(session: Session, *, lock: bool = False) -> LessonSchedule | None:
+    query = select(LessonSchedule).order_by(LessonSchedule.id).limit(1)
+    if lock and _is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return session.exec(query.execution_options(populate_existing=True)).first()
+
+
+def save_lesson_schedule(session: Session, *, active: bool, next_at: datetime | None, place_codes: list[str],
+                         updated_by: str, now: datetime) -> LessonSchedule:
+    schedule = lesson_schedule(session) or LessonSchedule()
+    schedule.active, schedule.next_at, schedule.place_codes = active, next_at, list(place_codes)
+    schedule.updated_by, schedule.updated_at = updated_by, now
+    session.add(schedule)
+    session.flush()
+    return schedule
+
+
+def idea_by_id(session: Session, *, idea_id: int) -> Idea | None:
+    return session.get(Idea, idea_id)

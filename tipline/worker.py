@@ -23,7 +23,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from . import escalation, storage
+from . import community, escalation, storage
 from .engine.gsm import segments
 from .models import OutboxMessage
 
@@ -190,6 +190,7 @@ class Worker:
         if self._next_purge is None or now >= self._next_purge:
             self._next_purge = now + PURGE_EVERY
             purge(self.tipline, now=now, dry_run=False)
+        community.run_timers(self.tipline, now=now)
 
     # ---- one message --------------------------------------------------------------------------
     def deliver(self, message_id: int) -> str:
@@ -219,7 +220,10 @@ class Worker:
         address = self.outbound.contacts.open(row.to_sealed) if row.to_sealed else None
         if address is None:
             return Outcome("cancelled", {"error": "no address"})
-        if row.reporter is not None:
+        if row.reporter is not None and community.is_volunteer_kind(row.kind):
+            if not storage.volunteer_is_active(session, reporter=row.reporter):
+                return Outcome("cancelled", {"error": "the volunteer left the watch", "to_sealed": ""})
+        elif row.reporter is not None:
             tip = storage.tip_by_id(session, tip_id=row.tip_id) if row.tip_id else None
             if tip is None or not tip.contact_sealed or tip.status in ("closed", "spam"):
                 return Outcome("cancelled", {"error": "contact withdrawn or tip closed", "to_sealed": ""})
@@ -300,6 +304,8 @@ class Worker:
                 if tip is not None:
                     storage.add_event(session, tip=tip, kind="delivery_failed", at=now,
                                       detail={"kind": settled.kind, "outbox": settled.id, "code": settled.error_code})
+            if outcome.status == "failed" and settled is not None:
+                community.after_failure(session, settled, code=settled.error_code, now=now)
         level = logging.WARNING if outcome.status in ("failed", "dead") else logging.INFO
         log.log(level, "outbox %s (%s) to %s: %s%s", row.id, row.kind, row.to_hint and f"***{row.to_hint}" or "reporter",
                 outcome.status, f" code {outcome.values.get('error_code')}" if outcome.values.get("error_code") else "")
@@ -320,6 +326,8 @@ def record_status(tipline, *, message_sid: str, status: str, error_code: int | N
             row.error_code = error_code
         row.updated_at = now
         session.add(row)
+        if status in FINAL_DELIVERY:
+            community.after_failure(session, row, code=error_code, now=now)
         if (status in FINAL_DELIVERY and row.channel == "whatsapp" and error_code in NOT_ON_WHATSAPP
                 and row.to_sealed):
             address = tipline.outbound.contacts.open(row.to_sealed)

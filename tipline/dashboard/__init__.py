@@ -46,7 +46,8 @@ def select_locale() -> str:
 
 def init_dashboard(app: Flask) -> None:
     """Register the dashboard and its extensions on one app."""
-    from . import auth, views  # noqa: F401  (routes register on the blueprint)
+    from . import auth, community, views  # noqa: F401  (routes register on the blueprint)
+    from . import partners  # noqa: F401  (escalation, follow-up, partners, outbox: issue 4)
 
     app.session_interface = _SessionInterface()
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, timedelta
 
 from xml.etree import ElementTree
@@ -10,6 +11,10 @@ import pygal
 from flask_babel import gettext as _
 from markupsafe import Markup
 from pygal.style import Style
+
+# pygal appends an import hook for its map plugins (unused here) that has no find_spec, so every
+# failed import afterwards, anywhere in the process, raises an ImportWarning. Take it out again.
+sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"]
 
 
 STYLE = Style(

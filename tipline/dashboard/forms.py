@@ -61,6 +61,7 @@ class QueueFilterForm(FlaskForm):
     )
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
+    place = SelectField(_l("Place"), choices=[], default="")  # the deployment's places, set by the view
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=1_000_000)], default=1)
 
 

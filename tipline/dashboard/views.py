@@ -74,6 +74,9 @@ def _day_end(day: date | None) -> datetime | None:
 def queue():
     """The triage queue: open immediate-danger tips first, then newest first, filtered."""
     form = QueueFilterForm(formdata=request.args)
+    form.place.choices = choices([("", _("any"))] + [
+        (p.code, p.name if p is top else f"· {p.name}") for top in tipline().flow.places for p in (top, *top.children)
+    ])
     form.validate()  # a field that does not parse is shown with its error and ignored
 
     def value(field):
@@ -85,7 +88,7 @@ def queue():
         language=(value(form.language) or "").strip().lower() or None, channel=value(form.channel),
         complete=None if complete is None else complete == "yes",
         since=_day_start(value(form.since)), until=_day_end(value(form.until)),
-        search=(value(form.q) or "").strip() or None,
+        search=(value(form.q) or "").strip() or None, place_code=value(form.place),
     )
     with storage.reading(tipline().db) as db_session:
         page = storage.tip_queue(

@@ -1,0 +1,275 @@
+"""Awareness messages and the lesson of the week: composed in the dashboard, sent by the worker through
+a local Twilio-compatible server, only to active volunteers of the chosen places."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from tests.fake_twilio import FakeTwilio
+from tipline import storage
+from tipline.models import Broadcast, Volunteer
+from tipline.worker import Worker, record_status
+
+from .conftest import AUTH_TOKEN, Reporter
+from .dashboard_support import client_for, csrf_token, fast_passwords, make_user  # noqa: F401  (fixture)
+from .test_outbox import ACCOUNT, twilio_app
+
+BANDUNG = "+15550100061"  # Jawa Barat, Kab. Bandung (32.04), speaks English
+BOGOR = "+15550100062"  # Jawa Barat, the whole province (32), speaks Indonesian
+LEFT = "+15550100063"  # Jawa Barat, sent STOP
+SEMARANG = "+15550100064"  # Jawa Tengah (33.74): another province
+REPORTER_ONLY = "+15550100065"  # only reported: never a recipient
+
+
+@pytest.fixture
+def fake_twilio():
+    with FakeTwilio(ACCOUNT, AUTH_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def app(tmp_path, database_url, fake_twilio, clock, references):
+    app = twilio_app(tmp_path, database_url, fake_twilio, clock, references)
+    yield app
+    app.extensions["tipline"].db.dispose()
+
+
+@pytest.fixture
+def tipline(app):
+    return app.extensions["tipline"]
+
+
+@pytest.fixture
+def operator(app):
+    make_user(app, "operator@example.org", "operator")
+    return client_for(app, "operator@example.org")
+
+
+def volunteer(tipline, address: str, *, language: str, place_code: str | None, channel: str = "sms") -> None:
+    with storage.writing(tipline.db) as session:
+        storage.subscribe_volunteer(
+            session, reporter=tipline.reporter_of(address), address_sealed=tipline.contacts.seal(address),
+            channel=channel, language=language, place=None, place_code=place_code,
+            consent_wording="test consent", now=tipline.clock(),
+        )
+
+
+@pytest.fixture
+def watch(app, tipline):
+    """Three volunteers in Jawa Barat (one of whom left), one in Jawa Tengah, and a mere reporter."""
+    volunteer(tipline, BANDUNG, language="en", place_code="32.04")
+    volunteer(tipline, BOGOR, language="id", place_code="32")
+    volunteer(tipline, LEFT, language="en", place_code="32.01")
+    volunteer(tipline, SEMARANG, language="id", place_code="33.74")
+    client = app.test_client()
+    assert Reporter(client, LEFT).send("STOP") == []
+    reporter = Reporter(client, REPORTER_ONLY)
+    for text in ("hi", "1", "2", "A boy sells at night near the market", "1", "0", "0", "0", "1", "1"):
+        reporter.send(text)
+
+
+def run_worker(tipline, clock) -> Worker:
+    runner = Worker(tipline, clock=clock, sleep=lambda seconds: clock.advance(seconds=seconds), rng=random.Random(3))
+    runner.run_once()
+    clock.advance(minutes=5)  # a broadcast's rows are spread out in time
+    runner.run_once()
+    runner.run_timers()  # a broadcast is marked sent on the pass after its last message
+    return runner
+
+
+def post(client, path: str, data: dict, *, token_from: str):
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, token_from)})
+
+
+def draft(operator, *, en: str, id_: str, places: list[str]) -> int:
+    response = post(operator, "/dashboard/community/broadcasts/new",
+                    {"text_en": en, "text_id": id_, "places": places}, token_from="/dashboard/community/broadcasts/new")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def test_broadcast_to_a_place_reaches_exactly_its_active_volunteers(app, tipline, watch, operator, fake_twilio, clock):
+    broadcast_id = draft(operator, en="Watch the bus station this week.", id_="Awasi terminal bus minggu ini.",
+                         places=["32"])
+    page = operator.get(f"/dashboard/community/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert "2 volunteers would receive it now." in page  # Bandung and Bogor: not the one who left
+    assert "Cost: 2 SMS segments in all." in page
+    assert fake_twilio.requests == []  # nothing goes before an operator sends it
+
+    response = post(operator, f"/dashboard/community/broadcasts/{broadcast_id}/send", {"action": "now"},
+                    token_from=f"/dashboard/community/broadcasts/{broadcast_id}")
+    assert response.status_code == 302
+    run_worker(tipline, clock)
+
+    sent = {r["form"]["To"]: r["form"]["Body"] for r in fake_twilio.sent()}
+    assert set(sent) == {BANDUNG, BOGOR}
+    assert sent[BANDUNG].startswith("Watch the bus station this week.\nInfo Anak. Send STOP")
+    assert sent[BOGOR].startswith("Awasi terminal bus minggu ini.\nInfo Anak. Kirim STOP")
+
+    with storage.reading(tipline.db) as session:
+        [row] = session.exec(select(Broadcast)).all()
+    assert row.status == "sent" and row.recipients == 2 and row.segments == 2
+
+    [message] = [r for r in fake_twilio.sent() if r["form"]["To"] == BANDUNG]
+    with storage.reading(tipline.db) as session:
+        sids = [m.twilio_sid for m in storage.list_outbox(session) if m.kind == "volunteer_awareness"]
+    assert record_status(tipline, message_sid=sids[-1], status="delivered", error_code=None)
+    delivery = operator.get(f"/dashboard/community/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert re.search(r"Delivered: <strong>1</strong>", delivery) and re.search(r"Sent: <strong>1</strong>", delivery)
+    assert message["form"]["From"] == "+15550100090"
+
+
+def test_carrier_opt_out_makes_the_volunteer_leave(app, tipline, watch, operator, fake_twilio, clock):
+    fake_twilio.fail(400, 21610, to=BOGOR)
+    broadcast_id = draft(operator, en="Lesson: never confront.", id_="Jangan pernah menghadapi sendiri.", places=[])
+    post(operator, f"/dashboard/community/broadcasts/{broadcast_id}/send", {"action": "now"},
+         token_from=f"/dashboard/community/broadcasts/{broadcast_id}")
+    run_worker(tipline, clock)
+    assert {r["form"]["To"] for r in fake_twilio.sent()} == {BANDUNG, SEMARANG}
+    with storage.reading(tipline.db) as session:
+        bogor = storage.volunteer_by_reporter(session, reporter=tipline.reporter_of(BOGOR))
+        assert not bogor.active and bogor.address_sealed is None
+    page = operator.get(f"/dashboard/community/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert re.search(r"Failed: <strong>1</strong>", page)
+
+
+def test_cost_and_gsm_warning_are_shown_before_sending(app, tipline, watch, operator, fake_twilio):
+    long_text = "Watch for children who do not go to school. " * 5  # 225 characters: two segments
+    broadcast_id = draft(operator, en=long_text, id_="Perhatikan anak yang tidak sekolah \U0001F64F", places=["32", "33"])
+    page = operator.get(f"/dashboard/community/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert "3 volunteers would receive it now." in page
+    # English (Bandung): 2 GSM-7 segments. Indonesian (Bogor, Semarang): the emoji makes the short text
+    # with its footer UCS-2, over 70 characters: 2 segments each.
+    assert "Cost: 6 SMS segments in all." in page
+    assert re.findall(r'<td class="segments">(\d+)</td>', page) == ["2", "2"]
+    assert "Not GSM-7: \U0001F64F" in page
+    assert fake_twilio.requests == []
+
+
+def test_scheduled_broadcast_goes_only_when_due(app, tipline, watch, operator, fake_twilio, clock):
+    broadcast_id = draft(operator, en="Evening meeting at the village hall.", id_="Rapat malam di balai desa.",
+                         places=["33"])
+    when = clock.now + timedelta(hours=3)
+    page = f"/dashboard/community/broadcasts/{broadcast_id}"
+    assert post(operator, f"{page}/send", {"action": "schedule", "at": (clock.now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")},
+                token_from=page).status_code == 400
+    assert post(operator, f"{page}/send", {"action": "schedule", "at": when.strftime("%Y-%m-%dT%H:%M")},
+                token_from=page).status_code == 302
+    run_worker(tipline, clock)  # five minutes later: not yet
+    assert fake_twilio.requests == []
+    clock.now = when
+    run_worker(tipline, clock)
+    assert [r["form"]["To"] for r in fake_twilio.sent()] == [SEMARANG]
+    actions = [e.action for e in storage_audit(tipline)]
+    assert "broadcast_drafted" in actions and "broadcast_scheduled" in actions
+
+
+def test_a_cancelled_broadcast_never_goes(app, tipline, watch, operator, fake_twilio, clock):
+    broadcast_id = draft(operator, en="Not this one.", id_="Bukan yang ini.", places=[])
+    page = f"/dashboard/community/broadcasts/{broadcast_id}"
+    post(operator, f"{page}/send", {"action": "schedule", "at": (clock.now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")},
+         token_from=page)
+    assert post(operator, f"{page}/cancel", {}, token_from=page).status_code == 302
+    clock.advance(hours=2)
+    run_worker(tipline, clock)
+    assert fake_twilio.requests == []
+
+
+def test_lesson_of_the_week(app, tipline, watch, fake_twilio, clock):
+    admin = _admin(app)
+    response = post(admin, "/dashboard/community/lessons", {"active": "y", "start": clock.now.strftime("%Y-%m-%dT%H:%M")},
+                    token_from="/dashboard/community/broadcasts")
+    assert response.status_code == 302
+    run_worker(tipline, clock)
+    first = {r["form"]["To"]: r["form"]["Body"] for r in fake_twilio.sent()}
+    assert set(first) == {BANDUNG, BOGOR, SEMARANG}
+    assert first[BANDUNG].startswith("Info Anak sign of the week: Signs in a child")
+    assert first[BOGOR].startswith("Info Anak tanda minggu ini:")
+
+    clock.advance(days=3)
+    run_worker(tipline, clock)
+    assert len(fake_twilio.sent()) == 3  # one a week
+    clock.advance(days=4)
+    run_worker(tipline, clock)
+    second = [r["form"]["Body"] for r in fake_twilio.sent()[3:] if r["form"]["To"] == BANDUNG]
+    assert len(second) == 1 and second[0].startswith("Info Anak sign of the week: Signs in the situation")
+
+
+def test_operators_cannot_switch_the_lesson_of_the_week_and_partners_see_no_community_page(app, operator):
+    assert post(operator, "/dashboard/community/lessons", {"active": "y"},
+                token_from="/dashboard/community/broadcasts").status_code == 403
+    make_user(app, "ngo@example.org", "partner", partner="Rumah Aman")
+    partner = client_for(app, "ngo@example.org")
+    for path in ("/dashboard/community/broadcasts", "/dashboard/community/polls", "/dashboard/community/ideas",
+                 "/dashboard/community/broadcasts/new"):
+        assert partner.get(path).status_code == 403
+
+
+def test_a_message_without_the_default_language_is_refused(app, operator):
+    response = post(operator, "/dashboard/community/broadcasts/new", {"text_en": "English only", "places": []},
+                    token_from="/dashboard/community/broadcasts/new")
+    assert response.status_code == 400 and "default language" in response.get_data(as_text=True)
+    bad_place = post(operator, "/dashboard/community/broadcasts/new",
+                     {"text_id": "Halo", "places": ["99.99"]}, token_from="/dashboard/community/broadcasts/new")
+    assert bad_place.status_code == 400
+
+
+def _admin(app):
+    make_user(app, "admin@example.org", "admin")
+    return client_for(app, "admin@example.org")
+
+
+def storage_audit(tipline):
+    with storage.reading(tipline.db) as session:
+        return storage.audit_entries(session, per_page=1000)[0]
+
+
+def test_no_volunteer_row_for_a_reporter(tipline, watch):
+    with storage.reading(tipline.db) as session:
+        reporters = {v.reporter for v in session.exec(select(Volunteer))}
+    assert tipline.reporter_of(REPORTER_ONLY) not in reporters
+
+
+def test_whatsapp_volunteers_get_whatsapp_inside_the_24_hour_window_and_sms_outside(app, tipline, operator,
+                                                                                     fake_twilio, clock):
+    recent, silent = "whatsapp:+15550100066", "whatsapp:+15550100067"
+    volunteer(tipline, recent, language="en", place_code="32", channel="whatsapp")
+    volunteer(tipline, silent, language="en", place_code="32", channel="whatsapp")
+    Reporter(app.test_client(), recent).send("hello")  # wrote an hour before: inside the window
+    clock.advance(hours=1)
+    broadcast_id = draft(operator, en="A note for the watch.", id_="Catatan untuk pemantau.", places=[])
+    post(operator, f"/dashboard/community/broadcasts/{broadcast_id}/send", {"action": "now"},
+         token_from=f"/dashboard/community/broadcasts/{broadcast_id}")
+    run_worker(tipline, clock)
+    sent = {r["form"]["To"]: r["form"]["From"] for r in fake_twilio.sent()}
+    assert sent == {recent: "whatsapp:+15550100091", "+15550100067": "+15550100090"}
+
+
+def test_volunteer_words_are_complete_and_gsm7(tipline):
+    from tipline.community import words
+    from tipline.engine.gsm import is_gsm7
+
+    table = words(tipline).table
+    for language in tipline.flow.languages:
+        assert set(table[language]) == set(table["en"]), language
+        assert all(is_gsm7(text) for text in table[language].values()), language
+
+
+def test_a_volunteer_who_leaves_after_the_broadcast_was_queued_gets_nothing(app, tipline, watch, operator,
+                                                                           fake_twilio, clock):
+    broadcast_id = draft(operator, en="Market day reminder.", id_="Pengingat hari pasar.", places=["32"])
+    post(operator, f"/dashboard/community/broadcasts/{broadcast_id}/send", {"action": "now"},
+         token_from=f"/dashboard/community/broadcasts/{broadcast_id}")
+    runner = Worker(tipline, clock=clock, sleep=lambda seconds: clock.advance(seconds=seconds))
+    runner.run_timers()  # expanded into the outbox, nothing sent yet
+    assert fake_twilio.requests == []
+    assert Reporter(app.test_client(), BOGOR).send("STOP") == []
+    run_worker(tipline, clock)
+    assert [r["form"]["To"] for r in fake_twilio.sent()] == [BANDUNG]
+    page = operator.get(f"/dashboard/community/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert re.search(r"Not sent \(the volunteer left\): <strong>1</strong>", page)
