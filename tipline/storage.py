@@ -121,7 +121,7 @@ def upgrade(url: str) -> None:
     """Apply every migration (creates the schema on an empty database)."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), "heads")
+    command.upgrade(alembic_config(url), "head")
 
 
 def ping(engine: sa.Engine) -> bool:

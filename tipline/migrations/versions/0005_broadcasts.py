@@ -1,7 +1,7 @@
 """awareness messages, lessons of the week and polls (issue 5)
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0004, 0002 (its recipients point at outbox rows)
 Depends on: 0002 (recipients point at outbox rows)
 """
 import sqlalchemy as sa
@@ -12,9 +12,9 @@ from sqlalchemy.dialects import postgresql
 import tipline.models
 
 revision = "0005"
-down_revision = "0004"
+down_revision = ("0004", "0002")
 branch_labels = None
-depends_on = "0002"
+depends_on = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 EMAIL = sqlmodel.sql.sqltypes.AutoString(length=254)
