@@ -108,3 +108,11 @@ def test_invalid_yaml_is_a_clear_fault(broken):
 def test_a_long_service_name_is_checked_too():
     faults = check_flow(FLOWS, service_name="The National Child Protection Community Reporting Service")
     assert faults and all("complete report with immediate danger costs 13 segments" in f for f in faults)
+
+
+def test_side_files_must_be_complete_and_gsm(broken):
+    edit(broken / "outbound.yaml", lambda d: d["id"].pop("info"))
+    edit(broken / "community.yaml", lambda d: d["en"].update(poll_thanks="Thanks \U0001F64F"))
+    faults = check_flow(broken)
+    assert "outbound.yaml: id.info is missing" in faults
+    assert any(f.startswith("community.yaml: en.poll_thanks: not GSM-7") for f in faults)

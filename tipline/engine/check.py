@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import gsm
 from .conversation import REPORTER_STATUS, SUMMARY_DEFAULT_WIDTH, SUMMARY_WIDTH, Conversation, Inbound, step
-from .flow import Flow, FlowError, load_flow, placeholders
+from .flow import Flow, FlowError, _read_yaml, load_flow, placeholders
 
 MAX_SEGMENTS = 2
 REPORT_BUDGET = 12
@@ -155,13 +155,44 @@ def report_cost(flow: Flow, code: str, *, danger: bool) -> int:
     return total
 
 
+# Words sent on the tip line's own initiative, one section per language (read by the worker's side).
+SIDE_FILES = ("outbound.yaml", "community.yaml")
+
+
+def _check_side_files(folder: Path, flow: Flow) -> list[str]:
+    """outbound.yaml and community.yaml: every language complete and GSM-7."""
+    faults: list[str] = []
+    for name in SIDE_FILES:
+        path = folder / name
+        if not path.exists():
+            continue
+        try:
+            raw = _read_yaml(path)
+        except FlowError as exc:
+            faults.append(str(exc))
+            continue
+        sections = {code: raw.get(code) for code in flow.languages} if isinstance(raw, dict) else {}
+        keys = set().union(*(set(v) for v in sections.values() if isinstance(v, dict)))
+        for code, words in sections.items():
+            if not isinstance(words, dict):
+                faults.append(f"{name}: no section for language {code!r}")
+                continue
+            for key in sorted(keys - set(words)):
+                faults.append(f"{name}: {code}.{key} is missing")
+            for key, text in sorted(words.items()):
+                bad = gsm.non_gsm_characters(str(text))
+                if bad:
+                    faults.append(f"{name}: {code}.{key}: not GSM-7: {' '.join(repr(c) for c in bad)}")
+    return faults
+
+
 def check_flow(folder: str | Path, *, service_name: str | None = None) -> list[str]:
     """Every fault in flows/ as a readable line; an empty list means the flows are fine."""
     try:
         flow = load_flow(folder, service_name=service_name)
     except FlowError as exc:
         return [str(exc)]
-    faults = _check_messages(flow)
+    faults = _check_messages(flow) + _check_side_files(Path(folder), flow)
     if faults:
         return faults
     for code in flow.languages:
