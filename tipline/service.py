@@ -180,7 +180,6 @@ class TipLine:
         else:  # a new engine event nobody handles yet must not pass silently
             raise TypeError(f"unhandled engine event {type(event).__name__}")
 
-
     # ---- partners' answers and follow-up answers (issue 4) ----------------------------------------
     def _partner_reply(self, message: InboundMessage) -> Reply | None:
         """ACK/DONE/INFO from a registered partner's number; None sends the message on to the reporter flow.
@@ -216,14 +215,7 @@ class TipLine:
         if self.flow.keyword(language, words[0]) in ("ADD", "STATUS"):
             return None
         thanks = followup.take_answer(session, reporter=reporter, text=message.text.strip(), now=now, outbound=self.outbound)
-        if thanks is None:
-            return None
-        row.last_seen_at = now
-        session.add(row)
-        twiml = render_twiml([thanks])
-        storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
-        log.info("message %s: answer to a follow-up question", message.message_sid)
-        return Reply(twiml, [thanks])
+        return self._answered_aside(session, row, message, now, thanks, "answer to a follow-up question")
 
     # ---- poll answers (issue 5) ------------------------------------------------------------------
     def _poll_answer(self, session, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
@@ -232,13 +224,18 @@ class TipLine:
             return None
         thanks = community.take_poll_answer(session, self, reporter=reporter, last_seen=row.last_seen_at,
                                             text=message.text, now=now)
+        return self._answered_aside(session, row, message, now, thanks, "answer to a poll")
+
+    def _answered_aside(self, session, row, message: InboundMessage, now: datetime, thanks: str | None,
+                        what: str) -> Reply | None:
+        """A message taken outside the conversation (an answer to our question): keep it as processed."""
         if thanks is None:
             return None
         row.last_seen_at = now
         session.add(row)
         twiml = render_twiml([thanks])
         storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
-        log.info("message %s: answer to a poll", message.message_sid)
+        log.info("message %s: %s", message.message_sid, what)
         return Reply(twiml, [thanks])
 
 
