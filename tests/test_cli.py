@@ -158,3 +158,10 @@ def test_serve_runs_gunicorn_with_migrated_database(env):
         proc.terminate()
         output = proc.communicate(timeout=90)[0]
     assert "/twilio/messages" in output
+
+
+def test_plain_postgresql_urls_use_psycopg_3(env):
+    from tipline.settings import Settings
+
+    for url in ("postgresql://u@db/tips", "postgres://u@db/tips"):
+        assert Settings.from_env({**env, "TIPLINE_DATABASE_URL": url}).database_url == "postgresql+psycopg://u@db/tips"

@@ -64,6 +64,10 @@ class Settings:
             return value.strip() if value and value.strip() else None
 
         database_url = get("TIPLINE_DATABASE_URL") or f"sqlite:///{instance / 'tipline.db'}"
+        # psycopg 3 is the driver we install; plain postgresql:// would ask SQLAlchemy for psycopg2.
+        for plain in ("postgresql://", "postgres://"):
+            if database_url.startswith(plain):
+                database_url = "postgresql+psycopg://" + database_url[len(plain):]
         values = dict(
             database_url=database_url,
             secret_key=get("TIPLINE_SECRET_KEY") or _instance_secret(instance, "secret_key", _token),
