@@ -582,6 +582,13 @@ def set_tip_status(session: Session, *, tip: Tip, status: str, actor: str, now: 
     tip.updated_at = now
     if status in ("closed", "spam"):
         tip.contact_sealed = None
+        # The copy of the address a queued question holds goes too, whichever way the tip closed.
+        session.exec(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.tip_id == tip.id, OutboxMessage.reporter.is_not(None),
+                   OutboxMessage.status.in_(("pending", "sending")))
+            .values(status="cancelled", updated_at=now, to_sealed="")
+        )
     session.add(tip)
     case = _case_for_update(session, tip)
     if before == "new" and case.triaged_at is None:
@@ -649,6 +656,9 @@ def tip_statistics(session: Session, *, since: datetime, until: datetime, places
         select(place, sa.func.count()).where(*in_range, Tip.location.is_not(None), sa.func.trim(Tip.location) != "")
         .group_by(place).order_by(sa.func.count().desc(), place).limit(places)
     ))
+    by_place_code = list(session.exec(
+        select(Tip.place_code, sa.func.count()).where(*in_range, Tip.place_code.is_not(None)).group_by(Tip.place_code)
+    ))
     waits = [
         (triaged - created).total_seconds()
         for created, triaged in session.exec(
@@ -663,6 +673,7 @@ def tip_statistics(session: Session, *, since: datetime, until: datetime, places
         "by_language": grouped(Tip.language),
         "by_channel": grouped(Tip.channel),
         "by_place": [(name, count) for name, count in by_place],
+        "by_place_code": [(code, count) for code, count in by_place_code],
         "median_triage_seconds": statistics.median(waits) if waits else None,
         "triaged": len(waits),
     }

@@ -15,6 +15,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from .security import limiter
 
@@ -35,6 +36,14 @@ class _SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` in the dashboard's URLs: an id no database INTEGER can hold is a 404, not an overflow."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def select_locale() -> str:
@@ -66,4 +75,5 @@ def init_dashboard(app: Flask) -> None:
     login_manager.session_protection = "basic"
     babel.init_app(app, locale_selector=select_locale)
     if "dashboard" not in app.blueprints:
+        app.url_map.converters["int"] = DatabaseIdConverter
         app.register_blueprint(bp)

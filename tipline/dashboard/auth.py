@@ -38,7 +38,13 @@ login_manager.user_loader(load_account)
 
 @bp.before_request
 def guard():
-    """CSRF on every dashboard form post; a required second factor is set up before anything else."""
+    """CSRF on every dashboard form post; a required second factor is set up before anything else.
+
+    A NUL character is refused first: PostgreSQL cannot hold or compare it, so it would be a 500.
+    """
+    if "\x00" in request.path or any("\x00" in value for source in (request.args, request.form)
+                                      for _name, value in source.items(multi=True)):
+        return render_template("dashboard/error.html", message=_("Check the form and try again.")), 400
     if request.method == "POST":
         csrf.protect()
     if (

@@ -78,9 +78,12 @@ def bar_chart(title: str, rows: list[tuple[str | None, int]], unknown: str) -> M
     return _render(chart, with_style=False)
 
 
-def statistics_charts(numbers: dict, since: date, until: date) -> dict[str, Markup]:
+def statistics_charts(
+    numbers: dict, since: date, until: date, provinces: list[tuple[str, int]] = ()
+) -> dict[str, Markup]:
     unknown = _("not given")
     return {
+        "province": bar_chart(_("By province (places picked from the list)"), list(provinces), unknown),
         "per_day": per_day_chart(numbers["per_day"], since, until),
         "category": bar_chart(_("By category"), numbers["by_category"], unknown),
         "place": bar_chart(_("By place (10 most frequent)"), numbers["by_place"], unknown),

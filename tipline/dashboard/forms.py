@@ -99,7 +99,7 @@ class PracticeStartForm(FlaskForm):
 
 
 class UserSettingsForm(FlaskForm):
-    user_id = HiddenField(validators=[DataRequired(), Regexp(r"^\d{1,12}$")])
+    user_id = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])  # fits a database INTEGER
     totp_required = BooleanField(_l("Require two-factor"))
     active = BooleanField(_l("Active"))
     reset_totp = BooleanField(_l("Reset two-factor"))

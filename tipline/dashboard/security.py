@@ -90,7 +90,7 @@ def totp_step(secret: str, code: str, now: datetime, last_step: int | None) -> i
     A step at or before `last_step` is refused, so an overheard code cannot be used again.
     """
     code = "".join(code.split())
-    if not code.isdigit() or len(code) != 6:
+    if not (code.isascii() and code.isdigit()) or len(code) != 6:  # compare_digest refuses non-ASCII
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)

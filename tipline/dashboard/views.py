@@ -59,8 +59,17 @@ def shared_forms():
             "get_locale": get_locale}
 
 
+# The days a filter may name: far enough from date.min and date.max that a day's end, and a year
+# before it, still exist (?until=9999-12-31 must not overflow into a 500).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+def _in_range(day: date | None) -> date | None:
+    return min(max(day, FIRST_DAY), LAST_DAY) if day else day
+
+
 def _day_start(day: date | None) -> datetime | None:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc) if day else None
+    return datetime.combine(_in_range(day), time.min, tzinfo=timezone.utc) if day else None
 
 
 def _day_end(day: date | None) -> datetime | None:
@@ -342,7 +351,7 @@ def stats():
 
     def parse_day(name: str, default: date) -> date:
         try:
-            return date.fromisoformat(args.get(name, ""))
+            return _in_range(date.fromisoformat(args.get(name, "")))
         except ValueError:
             return default
 
@@ -356,9 +365,19 @@ def stats():
     median = numbers["median_triage_seconds"]
     return render_template(
         "dashboard/stats.html", since=since, until=until, numbers=numbers,
-        charts=statistics_charts(numbers, since, until),
+        charts=statistics_charts(numbers, since, until, provinces=_by_province(numbers["by_place_code"])),
         median=format_timedelta(timedelta(seconds=median), threshold=1.5) if median is not None else None,
     )
+
+
+def _by_province(by_code: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Tips whose place was picked from the list, counted per top-level place (province)."""
+    counts: dict[str, int] = {}
+    for code, count in by_code:
+        top = tipline().flow.place(code.split(".")[0])
+        name = top.name if top else code
+        counts[name] = counts.get(name, 0) + count
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 # ---- practice chat ---------------------------------------------------------------------------------
