@@ -421,3 +421,19 @@ def test_pages_in_bahasa_indonesia(operator, partners, bali_tip):
     assert "Mitra" in operator.get("/dashboard/partners", headers=headers).get_data(as_text=True)
     assert "Kotak keluar" in operator.get("/dashboard/outbox", headers=headers).get_data(as_text=True)
     assert "Teruskan ke mitra" in operator.get(TIP, headers=headers).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("close", ["status", "spam", "duplicate"])
+def test_closing_a_tip_from_the_dashboard_cancels_a_question_still_queued(app, client, tipline, operator, close):
+    """The tip's contact address is deleted on close: the queued question's sealed copy goes with it."""
+    from .dashboard_support import add_tip
+
+    other = add_tip(app, "TEST-7777", at=tipline.clock()).reference
+    reference = report(client, consent=True)
+    url = f"/dashboard/tips/{reference}"
+    post(operator, f"{url}/ask", {"question": "Which station?"}, token_from=url)
+    action = {"status": (f"{url}/status", {"status": "closed"}), "spam": (f"{url}/spam", {}),
+              "duplicate": (f"{url}/duplicate", {"original": other})}[close]
+    assert post(operator, *action, token_from=url).status_code == 302
+    [row] = [r for r in outbox_rows(tipline) if r.kind == "follow_up"]
+    assert row.status == "cancelled" and row.to_sealed == ""

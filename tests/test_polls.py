@@ -144,3 +144,11 @@ def test_a_malformed_poll_is_refused(app, operator, fields, problem):
     response = post(operator, "/dashboard/community/polls/new", {**QUESTION, **fields},
                     token_from="/dashboard/community/polls/new")
     assert response.status_code == 400 and problem in response.get_data(as_text=True)
+
+
+def test_a_superscript_digit_after_a_poll_is_not_a_500(app, tipline, volunteers, operator, fake_twilio, clock):
+    """'²' is a digit to str.isdigit but not to int(): it goes to the conversation, counted as nothing."""
+    poll_id, _ = send_poll(operator, tipline, clock)
+    clock.advance(minutes=10)
+    assert "counted" not in " ".join(Reporter(app.test_client(), BANDUNG).send("²"))
+    assert tally(tipline, poll_id) == {}

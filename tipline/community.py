@@ -268,7 +268,7 @@ def take_poll_answer(session, tipline, *, reporter: str, last_seen: datetime | N
     an answer to it (a new answer replaces the old); anything else goes to the conversation.
     """
     digit = text.strip()
-    if len(digit) != 1 or not digit.isdigit() or digit == "0":
+    if len(digit) != 1 or digit not in "123456789":  # isdigit() would let "²" through to int()
         return None
     volunteer = storage.volunteer_by_reporter(session, reporter=reporter)
     if volunteer is None or not volunteer.active:

@@ -32,6 +32,7 @@ from .engine import (
     new_reference,
     step,
 )
+from .engine.conversation import WORD_PUNCTUATION
 from .models import utcnow
 from .privacy import ContactBox, normalize_address, pseudonym
 from .settings import Settings
@@ -206,10 +207,13 @@ class TipLine:
 
     def _follow_up_answer(self, session, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
         """A reporter with a question pending answers it with their next non-keyword message."""
-        if row.opted_out or (row.state or "").startswith("report_") or not message.text.strip():
-            return None
+        if row.opted_out or message.opt_out or (row.state or "").startswith("report_") or not message.text.strip():
+            return None  # Twilio's opt-out (OptOutType) is a STOP whatever the words
         language = row.language if row.language in self.flow.languages else self.flow.default_language
-        words = message.text.upper().split()
+        # The engine's reading of keywords: "Stop." and "exit!" are STOP and EXIT, never an answer.
+        words = [w for w in (w.strip(WORD_PUNCTUATION) for w in message.text.upper().split()) if w]
+        if not words:
+            return None
         if len(words) == 1 and self.flow.keyword(language, words[0]) not in (None, "YES", "NO", "SKIP"):
             return None
         if self.flow.keyword(language, words[0]) in ("ADD", "STATUS"):

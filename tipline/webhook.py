@@ -195,7 +195,7 @@ def delivery_status():
     if status not in _DELIVERY_STATUSES:
         return plain("missing or unknown MessageStatus", 400)
     code_text = (request.form.get("ErrorCode") or "").strip()
-    code = int(code_text) if code_text.isdigit() and len(code_text) <= 9 else None
+    code = int(code_text) if code_text.isascii() and code_text.isdigit() and len(code_text) <= 9 else None
     known = record_status(tipline(), message_sid=sid, status=status, error_code=code)
     if not known:
         log.info("status %s for unknown message %s ignored", status, sid)
