@@ -165,3 +165,11 @@ def test_plain_postgresql_urls_use_psycopg_3(env):
 
     for url in ("postgresql://u@db/tips", "postgres://u@db/tips"):
         assert Settings.from_env({**env, "TIPLINE_DATABASE_URL": url}).database_url == "postgresql+psycopg://u@db/tips"
+
+
+def test_csv_export_defuses_spreadsheet_formulas(env):
+    run(env, "chat", "--lang", "en", input="hello\n1\n2\n=HYPERLINK(\"http://x.invalid\",\"click\")\n0\n@SUM(A1)\n0\n0\n2\n1\n")
+    rows = list(csv.DictReader(io.StringIO(run(env, "tips", "export", "--format", "csv").output)))
+    assert rows[0]["description"].startswith("'=HYPERLINK") and rows[0]["location"] == "'@SUM(A1)"
+    tip = json.loads(run(env, "tips", "export").output)[0]
+    assert tip["description"].startswith("=HYPERLINK")  # JSON keeps the words exactly

@@ -288,3 +288,16 @@ def test_settings_read_from_the_environment(tmp_path):
     })
     assert settings.send_rate_per_second == 2.5 and settings.escalation_timeout_minutes == 10
     assert settings.oncall_number == "+15550100070"
+
+
+def test_a_failing_timer_never_holds_back_what_is_due(tipline, fake_twilio, clock, monkeypatch, caplog):
+    message_id = queue(tipline, kind="escalation", body="URGENT ref TEST-2222")
+
+    def broken_timers():
+        raise RuntimeError("a broadcast timer broke")
+
+    runner = worker(tipline, clock)
+    monkeypatch.setattr(runner, "run_timers", broken_timers)
+    assert runner.run_once() == 1
+    assert row(tipline, message_id).status == "sent"
+    assert "worker timers failed" in caplog.text

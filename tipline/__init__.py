@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import storage
 from .settings import Settings
 
 MAX_REQUEST_BYTES = 64 * 1024  # Twilio's largest form is a few kilobytes
@@ -54,6 +56,13 @@ def create_app(settings: Settings | None = None, **tipline_options) -> Flask:
     @app.errorhandler(HTTPException)
     def plain_http_error(error: HTTPException):
         return Response(f"{error.code} {error.name}: {error.description}\n", status=error.code, mimetype="text/plain")
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        # A database fault outside Twilio's routes (which answer 503 themselves): no traceback,
+        # since PostgreSQL's error detail can quote a whole row, a reporter's words included.
+        logging.getLogger("tipline").error("database error: %s", storage.describe_database_error(error))
+        return Response("503 Service Unavailable: the database does not answer\n", status=503, mimetype="text/plain")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import secrets
 import sys
@@ -140,11 +139,7 @@ def tips() -> None:
     """Tips."""
 
 
-EXPORT_COLUMNS = (
-    "reference", "created_at", "updated_at", "status", "urgency", "category", "description", "location",
-    "when", "children", "channel", "language", "reporter", "contact_consent", "complete", "media_count",
-    "place_code", "additions",
-)
+from .export import EXPORT_COLUMNS  # noqa: E402,F401  (the CSV columns, also named here for scripts)
 
 
 @tips.command("export")
@@ -152,25 +147,16 @@ EXPORT_COLUMNS = (
 def tips_export(fmt: str) -> None:
     """Write all tips to stdout (JSON: an array of objects)."""
     from . import storage
+    from .export import csv_chunks, json_chunks
 
     settings = _settings()
     storage.upgrade(settings.database_url)
     engine = storage.make_engine(settings.database_url)
     out = sys.stdout
     with storage.reading(engine) as session:
-        rows = storage.export_tips(session)
-        if fmt == "json":
-            out.write("[")
-            for index, row in enumerate(rows):
-                out.write(",\n" if index else "\n")
-                out.write(json.dumps(row, ensure_ascii=False))
-            out.write("\n]\n")
-        else:
-            writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n", extrasaction="ignore")
-            writer.writeheader()
-            for row in rows:
-                row["additions"] = "\n".join(a["text"] for a in row["additions"])
-                writer.writerow(row)
+        chunks = json_chunks if fmt == "json" else csv_chunks
+        for chunk in chunks(storage.export_tips(session)):
+            out.write(chunk)
     engine.dispose()
 
 

@@ -102,6 +102,29 @@ def _sqlite_writer_turn(database: str | None) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def describe_database_error(error: sa.exc.DBAPIError) -> str:
+    """What failed in the database, for operators, without a value from the failing row.
+
+    No traceback: PostgreSQL's error DETAIL quotes the whole failing row (a reporter's words)
+    and data errors (SQLSTATE class 22) quote the value, so for errors the server reports only
+    the code, the primary message of other classes and the names of table, column and constraint
+    are kept. Connection failures and SQLite's messages name hosts and schema, never values.
+    """
+    orig = error.orig
+    name = type(orig).__name__
+    diag = getattr(orig, "diag", None)
+    code = getattr(diag, "sqlstate", None)
+    if not code:
+        return f"{name}: {' '.join(str(orig).split())[:300]}"
+    facts = [f"sqlstate {code}"]
+    facts += [f"{label} {value}" for label, value in (
+        ("table", diag.table_name), ("column", diag.column_name), ("constraint", diag.constraint_name),
+    ) if value]
+    primary = "data exception" if code.startswith("22") else (diag.message_primary or "")
+    statement = " ".join((error.statement or "").split()[:3])
+    return f"{name}: {primary} ({', '.join(facts)}) in {statement} ..."
+
+
 @contextmanager
 def reading(engine: sa.Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:

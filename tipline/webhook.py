@@ -109,29 +109,6 @@ def parse_inbound(form) -> InboundMessage | str:
     )
 
 
-def database_problem(error: DBAPIError) -> str:
-    """What failed in the database, for operators, without a value from the failing row.
-
-    No traceback: PostgreSQL's error DETAIL quotes the whole failing row (a reporter's words)
-    and data errors (SQLSTATE class 22) quote the value, so for errors the server reports only
-    the code, the primary message of other classes and the names of table, column and constraint
-    are kept. Connection failures and SQLite's messages name hosts and schema, never values.
-    """
-    orig = error.orig
-    name = type(orig).__name__
-    diag = getattr(orig, "diag", None)
-    code = getattr(diag, "sqlstate", None)
-    if not code:
-        return f"{name}: {' '.join(str(orig).split())[:300]}"
-    facts = [f"sqlstate {code}"]
-    facts += [f"{label} {value}" for label, value in (
-        ("table", diag.table_name), ("column", diag.column_name), ("constraint", diag.constraint_name),
-    ) if value]
-    primary = "data exception" if code.startswith("22") else (diag.message_primary or "")
-    statement = " ".join((error.statement or "").split()[:3])
-    return f"{name}: {primary} ({', '.join(facts)}) in {statement} ..."
-
-
 def twilio_signed(view):
     """Twilio's routes: a valid signature (403 otherwise), a form body (415), a database that
     answers (503, so Twilio's retry policy #rp=5xx sends it again: nothing was accepted)."""
@@ -149,7 +126,7 @@ def twilio_signed(view):
         except DBAPIError as error:
             sid = request.form.get("MessageSid", "")
             log.error("database unavailable for message %s at %s: %s",
-                      sid if _SID.match(sid) else "-", request.path, database_problem(error))
+                      sid if _SID.match(sid) else "-", request.path, storage.describe_database_error(error))
             return plain("database unavailable; retry later", 503)
 
     return checked

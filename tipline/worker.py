@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import exc as sa_exc
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -152,8 +153,17 @@ class Worker:
 
     # ---- the loop -------------------------------------------------------------------------------
     def run_once(self) -> int:
-        """Run the timers, then send everything due now; the number of messages handled."""
-        self.run_timers()
+        """Run the timers, then send everything due now; the number of messages handled.
+
+        A failing timer (a broadcast, a lesson) must never hold back what is due, urgent
+        escalations first among it: it is logged and sending goes on.
+        """
+        try:
+            self.run_timers()
+        except sa_exc.DBAPIError as error:
+            log.error("worker timers failed: %s", storage.describe_database_error(error))
+        except Exception:
+            log.exception("worker timers failed")
         handled = 0
         while True:
             with storage.writing(self.db) as session:
@@ -174,7 +184,10 @@ class Worker:
                 return
             try:
                 handled = self.run_once()
-            except Exception:  # a database outage must not end the worker; log and try again
+            except sa_exc.DBAPIError as error:  # an outage must not end the worker; no row data in the log
+                log.error("outbox worker pass failed, retrying: %s", storage.describe_database_error(error))
+                handled = 0
+            except Exception:
                 log.exception("outbox worker pass failed; retrying")
                 handled = 0
             if not handled:

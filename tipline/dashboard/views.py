@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import Response, abort, flash, redirect, render_template, request, session, stream_with_context, url_for
@@ -13,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import storage
+from ..export import csv_chunks, json_chunks
 from ..engine import Conversation, Inbound, new_reference, step
 from ..models import TIP_STATUSES
 from . import bp
@@ -300,8 +298,6 @@ def audit_trail():
 @admin_required
 def export():
     """Admins: every tip as CSV or JSON, the same fields as `tipline tips export`."""
-    from ..cli import EXPORT_COLUMNS
-
     form = ExportForm()
     if not form.validate():
         return _invalid(form)
@@ -314,26 +310,8 @@ def export():
         with storage.reading(db) as db_session:
             yield from storage.export_tips(db_session)
 
-    def as_json():
-        yield "["
-        for index, row in enumerate(rows()):
-            yield (",\n" if index else "\n") + json.dumps(row, ensure_ascii=False)
-        yield "\n]\n"
-
-    def as_csv():
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
-        for row in rows():
-            row["additions"] = "\n".join(a["text"] for a in row["additions"])
-            writer.writerow(row)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-        yield buffer.getvalue()
-
     stamp = now().strftime("%Y%m%d-%H%M")
-    body, mimetype = (as_json(), "application/json") if fmt == "json" else (as_csv(), "text/csv")
+    body, mimetype = (json_chunks(rows()), "application/json") if fmt == "json" else (csv_chunks(rows()), "text/csv")
     return Response(
         stream_with_context(body), mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="tips-{stamp}.{fmt}"'},
