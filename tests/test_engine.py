@@ -475,3 +475,13 @@ def test_punctuation_around_keywords_and_greetings(flow):
     talk = Talk(flow, language="en")
     talk.send("hi")
     assert talk.send("Stop.") == [] and talk.conversation.opted_out
+
+
+def test_command_of_reads_commands_like_the_engine(flow):
+    from tipline.engine import command_of
+
+    assert command_of(flow, "en", "Stop.") == "STOP" and command_of(flow, "en", " exit! ") == "EXIT"
+    assert command_of(flow, "en", "KELUAR") == "EXIT"  # every language's command words
+    assert command_of(flow, "en", "add 7KQ2-9PXM more") == "ADD" and command_of(flow, "id", "ide sekolah") == "IDEA"
+    assert command_of(flow, "en", "yes") is None and command_of(flow, "en", "2") is None
+    assert command_of(flow, "en", "the man said stop") is None and command_of(flow, "en", "") is None

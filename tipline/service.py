@@ -28,11 +28,12 @@ from .engine import (
     SaveTip,
     ShareIdea,
     Subscribe,
+    command_of,
     load_flow,
     new_reference,
     step,
+    words_of,
 )
-from .engine.conversation import WORD_PUNCTUATION
 from .models import utcnow
 from .privacy import ContactBox, normalize_address, pseudonym
 from .settings import Settings
@@ -210,13 +211,8 @@ class TipLine:
         if row.opted_out or message.opt_out or (row.state or "").startswith("report_") or not message.text.strip():
             return None  # Twilio's opt-out (OptOutType) is a STOP whatever the words
         language = row.language if row.language in self.flow.languages else self.flow.default_language
-        # The engine's reading of keywords: "Stop." and "exit!" are STOP and EXIT, never an answer.
-        words = [w for w in (w.strip(WORD_PUNCTUATION) for w in message.text.upper().split()) if w]
-        if not words:
-            return None
-        if len(words) == 1 and self.flow.keyword(language, words[0]) not in (None, "YES", "NO", "SKIP"):
-            return None
-        if self.flow.keyword(language, words[0]) in ("ADD", "STATUS"):
+        # Commands ("Stop.", "exit!", MENU, ADD ...) go to the conversation, never into an answer.
+        if not words_of(message.text) or command_of(self.flow, language, message.text) is not None:
             return None
         thanks = followup.take_answer(session, reporter=reporter, text=message.text.strip(), now=now, outbound=self.outbound)
         return self._answered_aside(session, row, message, now, thanks, "answer to a follow-up question")

@@ -12,7 +12,9 @@ from .conversation import (
     Subscribe,
     TipDirectory,
     Turn,
+    command_of,
     step,
+    words_of,
 )
 from .flow import Flow, FlowError, load_flow
 from .reference import new_reference, parse_reference
@@ -31,8 +33,10 @@ __all__ = [
     "Subscribe",
     "TipDirectory",
     "Turn",
+    "command_of",
     "load_flow",
     "new_reference",
     "parse_reference",
     "step",
+    "words_of",
 ]

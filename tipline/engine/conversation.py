@@ -132,6 +132,28 @@ class TipDirectory(Protocol):
     def status_of(self, reference: str) -> str | None: ...
 
 
+def words_of(text: str) -> list[str]:
+    """The words keywords and answers are read from: "Stop." and "Halo, saya..." give STOP and HALO."""
+    return [w for w in (w.strip(WORD_PUNCTUATION) for w in text.upper().split()) if w]
+
+
+def command_of(flow: Flow, language: str, text: str) -> str | None:
+    """The command a message gives whatever the state (MENU, STOP, EXIT, ADD, STATUS, IDEA...), or None.
+
+    Answer words (YES, NO, SKIP) are not commands. Whoever takes a message outside the
+    conversation (an answer to an operator's question) must let these through to `step`.
+    """
+    words = words_of(text)
+    if not words:
+        return None
+    first = flow.keyword(language, words[0])
+    if first in ("ADD", "STATUS", "IDEA"):
+        return first
+    if len(words) == 1 and first not in ("YES", "NO", "SKIP"):
+        return first
+    return None
+
+
 def step(
     flow: Flow,
     conversation: Conversation,
@@ -156,8 +178,7 @@ class _Step:
         self.replies: list[str] = []
         self.events: list[object] = []
         self.text = " ".join(inbound.text.split())
-        # Words for keywords and answers: "Stop." and "Halo, saya..." mean STOP and HALO.
-        self.words = [w for w in (w.strip(WORD_PUNCTUATION) for w in self.text.upper().split()) if w]
+        self.words = words_of(self.text)
 
     # ---- entry point -------------------------------------------------------------------
     def run(self) -> Turn:
