@@ -59,6 +59,9 @@ class FixedReferences:
         return f"TEST-{self.ALPHABET[n // 32 % 32]}{self.ALPHABET[n % 32]}{self.ALPHABET[0]}{self.ALPHABET[0]}"
 
 
+TEST_PIN = "4821"  # every report's PIN in tests: transcripts stay the same run after run
+
+
 def require_postgres() -> str:
     url = os.environ.get("TIPLINE_TEST_DATABASE_URL")
     if not url:
@@ -133,7 +136,7 @@ def settings(tmp_path, sqlite_url):
 @pytest.fixture
 def app(settings, clock, references):
     upgrade(settings.database_url)
-    app = create_app(settings, clock=clock, reference_maker=references)
+    app = create_app(settings, clock=clock, reference_maker=references, pin_maker=lambda: TEST_PIN)
     app.config["TESTING"] = True
     yield app
     app.extensions["tipline"].db.dispose()

@@ -106,8 +106,10 @@ def test_invalid_yaml_is_a_clear_fault(broken):
 
 
 def test_a_long_service_name_is_checked_too():
-    faults = check_flow(FLOWS, service_name="The National Child Protection Community Reporting Service")
-    assert faults and all("complete report with immediate danger costs 13 segments" in f for f in faults)
+    assert check_flow(FLOWS, service_name="The National Child Protection Community Reporting Service") == []
+    faults = check_flow(FLOWS, service_name="The National Child Protection Community Reporting and Referral Service")
+    assert faults and all("SMS segments" in f for f in faults)
+    assert any("join_explain" in f for f in faults)
 
 
 def test_side_files_must_be_complete_and_gsm(broken):

@@ -124,6 +124,18 @@ def matches(partner: Partner, tip: Tip) -> bool:
     return covers(partner, tip.location, tip.place_code)
 
 
+def urgent_receivers_exist(
+    session, settings: Settings, *, location: str | None, place_code: str | None, category: str | None,
+) -> bool:
+    """Whether an urgent tip like this reaches a person now: the on-call number, or a partner that
+    matches it. The reporter is told "passed on" only then (issue 8)."""
+    if settings.oncall_number:
+        return True
+    probe = Tip(reference="", reporter="", urgency="immediate", category=category, location=location,
+                place_code=place_code)
+    return any(matches(partner, probe) for partner in storage.list_partners(session))
+
+
 def _clip(text: str | None, width: int) -> str | None:
     if not text:
         return None

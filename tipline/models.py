@@ -88,6 +88,11 @@ class Tip(SQLModel, table=True):
     complete: bool = Field(default=False)
     media_count: int = Field(default=0)
     place_code: str | None = Field(default=None, max_length=16, index=True)  # from flows/places.yaml
+    # The PIN given with the reference (ADD/STATUS from another phone), only as a keyed hash, and
+    # the wrong tries that lock it for a while (issue 8).
+    pin_hash: str | None = Field(default=None, max_length=64)
+    pin_failures: int = Field(default=0)
+    pin_failed_at: datetime | None = _when(default=None)
 
 
 class TipAddition(SQLModel, table=True):
