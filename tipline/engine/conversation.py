@@ -18,6 +18,7 @@ What a reporter can rely on, whatever they type:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,7 +27,7 @@ from typing import Any, Protocol
 
 from . import gsm
 from .flow import Flow, StateSpec
-from .reading import Answer, is_number, words
+from .reading import Answer, is_number, squeeze, words
 from .reference import find_pin, find_references
 from .reference import new_pin as _new_pin
 
@@ -44,6 +45,7 @@ SUSPENDED = "_suspended"  # the question an interrupted report was at, while it 
 RESUME = "_resume"  # the state of a conversation offering an interrupted report back
 DEFAULT_RESUME = timedelta(hours=24)
 REPORT_FIELDS = ("category", "description", "location", "when", "children", "contact_consent")
+_FIRST_WORD = re.compile(r"[\W_]*[^\W_]*")
 # Statuses a reporter may see; an operator's "spam" reads as closed to the sender.
 REPORTER_STATUS = {"spam": "closed"}
 
@@ -414,8 +416,10 @@ class _Step:
         return self._in_report() and (self.conv.tip is not None or self._has_content())
 
     def _has_letters(self) -> bool:
-        """Words worth keeping: more than digits and answer words ("umurnya 14 thn", not "9" or "ok")."""
-        if not any(not is_number(w) for w in self.words):
+        """Words worth keeping: more than digits, greetings and answer words ("umurnya 14 thn", not "9",
+        "ok" or "halo")."""
+        greetings = self.flow.signals.greetings
+        if all(is_number(w) or squeeze(w) in greetings for w in self.words):
             return False
         reading = self._reading()
         return reading is None or reading.extra > 0
@@ -450,7 +454,7 @@ class _Step:
     def _reference_command(self, command: str) -> bool:
         """ADD and STATUS with the reference typed any way; the sender's own tip, or with its PIN."""
         rest = unicodedata.normalize("NFKC", self.text)
-        rest = rest[len(rest.split(" ", 1)[0]):]
+        rest = rest[_FIRST_WORD.match(rest).end():]  # "STATUS:VQEG-8GK3" and "status VQEG 8GK3" alike
         readings = find_references(rest)
         if not readings:
             if len(self.words) == 1:  # the bare word: show how to use it

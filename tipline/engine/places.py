@@ -20,7 +20,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from .reading import phrase, squeeze, words
+from .reading import words
 
 PLACE_KINDS = ("province", "regency", "city")
 FUZZY_MIN_LENGTH = 6  # letters a typed word needs before a near miss counts as a typo
@@ -71,7 +71,7 @@ class PlaceMatch:
 class PlaceWords:
     """flows/place_words.yaml: kind words, words to pass over, other names by code."""
 
-    kinds: dict[str, set[str]] = field(default_factory=dict)  # squeezed word -> kind ... inverted below
+    kinds: dict[str, set[str]] = field(default_factory=dict)  # kind -> the words that name it
     ignore: set[str] = field(default_factory=set)
     aliases: dict[str, list[str]] = field(default_factory=dict)  # code -> names
 
@@ -90,17 +90,19 @@ class PlaceMatcher:
         self._kind_of: dict[str, str] = {}
         for kind, names in place_words.kinds.items():
             for name in names:
-                for word in phrase(name):
+                for word in words(name):
                     self._kind_of[word] = kind
-        self._ignore = {w for name in place_words.ignore for w in phrase(name)}
+        self._ignore = {w for name in place_words.ignore for w in words(name)}
         self._index: dict[tuple[str, ...], set[str]] = {}
+        # Names are matched as written (folded): squeezing repeated letters here would make "baru"
+        # (new) read as Kab. Barru. Typos are rapidfuzz's job.
         for place in self._by_code.values():
-            self._add(phrase(place.core), place.code)
-            self._add(phrase(place.name), place.code)
+            self._add(tuple(words(place.core)), place.code)
+            self._add(tuple(words(place.name)), place.code)
         for code, names in place_words.aliases.items():
             if code in self._by_code:
                 for name in names:
-                    self._add(phrase(str(name)), code)
+                    self._add(tuple(words(str(name))), code)
         self._keys = {" ".join(key): key for key in self._index if len(" ".join(key)) >= FUZZY_MIN_LENGTH}
 
     def _add(self, key: tuple[str, ...], code: str) -> None:
@@ -117,7 +119,7 @@ class PlaceMatcher:
 
     def match(self, text: str, *, within: str | None = None) -> PlaceMatch:
         """The place a person's words name; `within` keeps to one province's places."""
-        tokens = [squeeze(w) for w in words(text)]
+        tokens = words(text)
         found = self._exact(tokens) or self._fuzzy(tokens)
         if within:
             inside_within = ((
