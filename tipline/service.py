@@ -192,8 +192,7 @@ class TipLine:
                 session, reference=event.reference, reporter=reporter, fields=event.fields, now=now,
                 contact_sealed=sealed, pin_hash=hashed,
             )
-            if tip.location and not tip.place_code and not storage.has_event(session, tip_id=tip.id,
-                                                                              kind="place_not_matched"):
+            if event.place_unmatched and tip.location and not tip.place_code:
                 # Typed words that name no place in the list: operators set the place (issue 9).
                 storage.add_event(session, tip=tip, kind="place_not_matched", at=now)
             escalation.after_save(session, tip, now=now, outbound=self.outbound)

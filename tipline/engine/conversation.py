@@ -103,6 +103,7 @@ class SaveTip:
     reference: str
     fields: dict[str, Any]
     pin: str | None = None
+    place_unmatched: bool = False  # words given as the place in this message name no place in the list
 
     def __repr__(self) -> str:  # the PIN never reaches a log line
         return f"SaveTip(reference={self.reference!r}, fields={sorted(self.fields)!r})"
@@ -288,6 +289,7 @@ class _Step:
         self.resume_window = resume_window
         self.replies: list[str] = []
         self.events: list[object] = []
+        self.place_unmatched = False
         self.text = " ".join(inbound.text.split())
         self.words = words_of(self.text)
 
@@ -579,7 +581,9 @@ class _Step:
             return False
         self.conv.answers.pop(PICKING, None)
         self.conv.answers.pop(WHICH, None)
-        self._set_place("location", self._shared_place(), self._code_of(self.inbound.location))
+        code = self._code_of(self.inbound.location)
+        self._set_place("location", self._shared_place(), code)
+        self.place_unmatched = code is None and bool(self.flow.places)
         self._save(complete=False)
         self.say("location_kept")
         if offer_resume:
@@ -883,6 +887,7 @@ class _Step:
 
     def _record_place(self, spec: StateSpec, name: str, code: str | None) -> None:
         self.conv.answers[f"{spec.field}_code"] = code
+        self.place_unmatched = code is None and bool(self.flow.places)
         self._record(spec, name, "answer")
 
     # ---- the report ----------------------------------------------------------------------------
@@ -927,7 +932,7 @@ class _Step:
     def _save(self, *, complete: bool, pin: str | None = None) -> str:
         if self.conv.tip is None:
             self.conv.tip = self.new_reference()
-        self.events.append(SaveTip(self.conv.tip, self._fields(complete), pin))
+        self.events.append(SaveTip(self.conv.tip, self._fields(complete), pin, self.place_unmatched))
         return self.conv.tip
 
     def _submit(self) -> None:

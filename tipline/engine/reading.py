@@ -109,22 +109,29 @@ class Signals:
     story_words: set[str] = field(default_factory=set)
     greetings: set[str] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        self._by_first: dict[str, dict[str, list[tuple[str, ...]]]] = {"panic": {}, "quiet": {}}
+        for name, table in (("panic", self.panic), ("quiet", self.not_panic)):
+            for words_ in table:
+                self._by_first[name].setdefault(words_[0], []).append(words_)
+
+    def _spans(self, name: str, tokens: list[str | None]) -> list[tuple[int, int]]:
+        """Where the phrases of one table occur in the tokens (looked up by their first word)."""
+        found = []
+        for start, token in enumerate(tokens):
+            for phrase_ in self._by_first[name].get(token or "", ()):
+                if tuple(tokens[start:start + len(phrase_)]) == phrase_:
+                    found.append((start, start + len(phrase_)))
+        return found
+
     def _without_not_panic(self, squeezed: list[str]) -> list[str | None]:
         kept: list[str | None] = list(squeezed)
-        for quiet in self.not_panic:
-            size = len(quiet)
-            for start in range(len(kept) - size + 1):
-                if tuple(kept[start:start + size]) == quiet:
-                    kept[start:start + size] = [None] * size
+        for start, end in self._spans("quiet", squeezed):
+            kept[start:end] = [None] * (end - start)
         return kept
 
     def _panic_spans(self, kept: list[str | None]) -> list[tuple[int, int]]:
-        spans = []
-        for start in range(len(kept)):
-            for alarm in self.panic:
-                if tuple(kept[start:start + len(alarm)]) == alarm:
-                    spans.append((start, start + len(alarm)))
-        return spans
+        return self._spans("panic", kept)
 
     def is_panic(self, text: str, *, strict: bool = False) -> bool:
         """A call for help: a panic word among the first words, or nothing but panic words.
