@@ -143,6 +143,25 @@ def app(settings, clock, references):
 
 
 @pytest.fixture
+def make_app(tmp_path, clock, references):
+    """Apps on SQLite with settings overridden per test (each on its own file); disposed afterwards."""
+    made = []
+
+    def make(**overrides):
+        name = f"app{len(made)}"
+        settings = make_settings(tmp_path / name, f"sqlite:///{tmp_path / f'{name}.db'}", **overrides)
+        upgrade(settings.database_url)
+        app = create_app(settings, clock=clock, reference_maker=references, pin_maker=lambda: TEST_PIN)
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["tipline"].db.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

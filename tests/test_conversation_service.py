@@ -8,36 +8,18 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from tipline import create_app, storage
+from tipline import storage
 from tipline.models import Tip, TipEvent
 from tipline.privacy import pin_hash
 from tipline.settings import Settings, SettingsError
 
-from .conftest import TEST_PIN, Reporter, make_settings
+from .conftest import TEST_PIN, Reporter
 
 ONCALL = "+15550100070"
 EVERYWHERE = "+15550100051"
 BALI = "+15550100053"
 REPORTER_NUMBER = "+15550100001"
 OTHER_PHONE = "+15550100002"
-
-
-@pytest.fixture
-def make_app(tmp_path, clock, references):
-    """An app on its own SQLite file with settings overridden (on-call number, resume hours...)."""
-    made = []
-
-    def make(**overrides):
-        settings = make_settings(tmp_path / f"app{len(made)}", f"sqlite:///{tmp_path / f'app{len(made)}.db'}",
-                                 **overrides)
-        storage.upgrade(settings.database_url)
-        app = create_app(settings, clock=clock, reference_maker=references, pin_maker=lambda: TEST_PIN)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        app.extensions["tipline"].db.dispose()
 
 
 def add_partner(tipline, name, phone, regions):

@@ -9,7 +9,7 @@ import pytest
 from tipline.engine import load_flow
 from tipline.engine.places import Place, PlaceMatcher, PlaceWords
 
-from .test_engine import Talk
+from .test_engine import Talk, _to_where
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
@@ -70,11 +70,7 @@ def test_the_matcher_works_on_any_tree_without_place_words():
 # ---- in the conversation -----------------------------------------------------------------------------
 
 def to_where(flow, language="id"):
-    talk = Talk(flow, language=language)
-    for text in ("halo", "1", "2", "Anak2 disuruh kerja di pabrik sampai malam", "1"):
-        talk.send(text)
-    assert talk.conversation.state == "report_where"
-    return talk
+    return _to_where(flow, language)
 
 
 def test_an_ambiguous_place_is_asked_back_with_a_numbered_choice(flow):
