@@ -417,3 +417,14 @@ def test_replies_of_one_turn_are_joined_only_when_that_costs_no_more():
     assert merge_replies(["a" * 100, "b" * 100]) == ["a" * 100 + "\n" + "b" * 100]  # 2 + 0 more: still 2
     long = "c" * 300
     assert merge_replies([long, "d" * 20]) == [long, "d" * 20]  # joined it would be three segments
+
+
+@pytest.mark.parametrize("word,resumed", [("lanjut", True), ("iya", True), ("1", True), ("mulai lagi", False),
+                                          ("2", False), ("dari awal", False)])
+def test_the_resume_question_takes_its_own_words(flow, word, resumed):
+    talk = at(flow, ID_TO_KIND)
+    talk.now += timedelta(hours=1)
+    talk.send("halo")
+    reply = talk.send(word)[0]
+    assert reply.startswith("Masalahnya tentang apa?") is resumed
+    assert reply.startswith("Info Anak: nomor Anda") is not resumed

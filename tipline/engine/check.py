@@ -17,6 +17,7 @@ from . import gsm
 from .conversation import (
     ECHO_WIDTH,
     REPORTER_STATUS,
+    RESUME_ASK,
     SUMMARY_DEFAULT_WIDTH,
     SUMMARY_WIDTH,
     Conversation,
@@ -34,7 +35,7 @@ MIN_LESSONS = 6
 STATUSES = ("new", "triaged", "escalated", "acknowledged", "closed", "spam")
 # Messages the engine says by name, besides each state's `ask`.
 ENGINE_MESSAGES = (
-    "welcome", "not_understood", "urgent", "urgent_unrouted", "kept_text", "kept_story", "location_kept",
+    "welcome", "urgent", "urgent_unrouted", "kept_text", "kept_story", "location_kept",
     "submitted", "discarded", "kept_passed_on", "kept_in_hand", "kept_danger",
     "summary_yes", "summary_no", "summary_skipped", "lesson", "lessons_done", "language_set",
     "exit", "stopped", "media_warning", "add_done", "add_usage", "status_usage", "access_denied", "idea_usage",
@@ -152,7 +153,7 @@ def _check_words(flow: Flow) -> list[str]:
                 faults.append(f"{where}: {shown!r} is both a panic word and an answer")
         for words in sorted(panic & set(commands)):
             faults.append(f"{where}: panic word {' '.join(words)!r} is also the command {commands[words]}")
-        asks = {spec.ask for spec in flow.states.values()}
+        asks = {spec.ask for spec in flow.states.values()} | {RESUME_ASK}
         for ask, table in lang.question_words.items():
             if ask not in asks:
                 faults.append(f"{where}: question_words.{ask} names no question of flow.yaml")

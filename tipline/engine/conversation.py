@@ -43,6 +43,7 @@ WHICH = "_which_place"  # typed words that named several places: the choice offe
 TOLD = "_told"  # the reporter has told what happened: the "what" questions are passed over
 SUSPENDED = "_suspended"  # the question an interrupted report was at, while it is offered back
 RESUME = "_resume"  # the state of a conversation offering an interrupted report back
+RESUME_ASK = "ask_resume"  # its message: the question words of "continue your report?" are under this key
 DEFAULT_RESUME = timedelta(hours=24)
 REPORT_FIELDS = ("category", "description", "location", "when", "children", "contact_consent")
 _FIRST_WORD = re.compile(r"[\W_]*[^\W_]*")
@@ -363,9 +364,9 @@ class _Step:
             if not self.inbound.media_count:
                 self._ask(self.spec)
             return self._turn()
-        if not is_report_state(conv.state) and self.spec.answer != "place" and self.spec.answer != "text" \
+        if not is_report_state(conv.state) and self.spec.answer not in ("place", "text") \
                 and self.flow.signals.is_story(self.text):
-            return self._start_story()
+            return self._start_story()  # a story where a menu choice was expected
         self._answer(self.spec)
         return self._turn()
 
@@ -615,7 +616,7 @@ class _Step:
             self.conv.state = self.flow.initial
 
     def _answer_resume(self) -> None:
-        reading = self._reading()
+        reading = self.flow.lexicons[self.lang].answer(self.text, RESUME_ASK)  # "lanjut", "mulai lagi" too
         meaning = reading.meaning if reading else None
         if meaning in ("1", "YES"):
             self._unsuspend(keep=True)
@@ -673,9 +674,11 @@ class _Step:
 
     def _enter(self) -> None:
         """Say what the new state asks, passing over questions the report has answered already."""
-        while self.spec.is_question and (
-            self._answered(self.spec) or (self.spec.skip_when_urgent and self.conv.answers.get("danger") is True)
-        ):
+        for _ in self.flow.states:  # at most once round the flow, whatever flow.yaml says
+            if not self.spec.is_question or not (
+                self._answered(self.spec) or (self.spec.skip_when_urgent and self.conv.answers.get("danger") is True)
+            ):
+                break
             self._send("skip")
         self._ask(self.spec)
 
