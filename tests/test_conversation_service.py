@@ -316,3 +316,14 @@ def test_a_typed_place_that_matches_nothing_is_marked_for_operators(make_app):
     matched = tip(tipline, "TEST-2422")
     assert matched.place_code == "35.78" and matched.location == "Pasar Baru, Kota Surabaya"
     assert "place_not_matched" not in events(tipline, "TEST-2422")
+
+
+def test_a_channel_whose_provider_does_not_answer_stop_gets_the_confirmation(make_app):
+    from tipline.service import InboundMessage
+
+    tipline = make_app().extensions["tipline"]
+    gateway = InboundMessage(message_sid="GW1", sender=REPORTER_NUMBER, channel="sms", text="STOP",
+                             provider_answers_stop=False)
+    assert tipline.receive(gateway).messages == ["You will get no more messages from us. Send START to come back."]
+    twilio = InboundMessage(message_sid="SM2", sender=OTHER_PHONE, channel="sms", text="STOP")
+    assert tipline.receive(twilio).messages == []

@@ -59,6 +59,8 @@ class InboundMessage:
     media_count: int = 0
     location: str | None = None
     opt_out: str | None = None
+    # Whether the provider confirms opt-out words itself (Twilio on SMS); None: decided by the channel.
+    provider_answers_stop: bool | None = None
 
     def __repr__(self) -> str:  # keep the sender and the words out of any accidental log line
         return f"InboundMessage(sid={self.message_sid!r}, channel={self.channel!r})"
@@ -156,6 +158,7 @@ class TipLine:
                     media_count=message.media_count,
                     location=message.location,
                     opt_out=message.opt_out,
+                    provider_answers_stop=message.provider_answers_stop,
                 ),
                 now,
                 tips=_TipDirectory(session, self, reporter, now),
