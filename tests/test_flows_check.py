@@ -107,7 +107,10 @@ def test_invalid_yaml_is_a_clear_fault(broken):
 
 def test_a_long_service_name_is_checked_too():
     faults = check_flow(FLOWS, service_name="The National Child Protection Community Reporting Service")
-    assert faults and all("complete report with immediate danger costs 13 segments" in f for f in faults)
+    report = [f for f in faults if "complete report with immediate danger costs 13 segments" in f]
+    # The partners' escalation has its frame at the longest: too little room is left for the description.
+    partners = [f for f in faults if f.startswith("outbound.yaml: id.escalation: 4 SMS segments")]
+    assert report and partners and len(report) + len(partners) == len(faults)
 
 
 def test_side_files_must_be_complete_and_gsm(broken):

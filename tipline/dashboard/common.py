@@ -10,6 +10,7 @@ from flask import abort, current_app, request
 from flask_login import UserMixin, current_user, login_required
 
 from .. import storage
+from ..casework import Actor
 from ..service import TipLine
 
 
@@ -93,3 +94,8 @@ def audit(session, action: str, *, target: str | None = None, detail: dict | Non
         session, actor=actor or current_user.email, action=action, at=now(), target=target,
         address=address(), detail=detail,
     )
+
+
+def actor() -> Actor:
+    """The signed-in operator, as case work records them (email and address)."""
+    return Actor.operator(current_user.email, address())
