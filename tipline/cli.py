@@ -170,7 +170,7 @@ def tips_status(reference: str, status: str, reason: str | None) -> None:
     from .engine import parse_reference
     from .models import utcnow
 
-    found = parse_reference(reference)
+    found = parse_reference("".join(reference.split()))
     if found is None:
         raise click.BadParameter("a reference looks like 7KQ2-9PXM", param_hint="REFERENCE")
     settings = _settings()

@@ -421,6 +421,8 @@ def partner_command(session, partner: Partner, text: str, *, now: datetime, outb
         return outbound.say(language, "already_closed", reference=reference)
     if command == "ACK":
         casework.partner_acknowledges(session, tip, escalation, partner, now=now)
+        if tip.routing is not None:
+            settle_routing(session, tip, now=now)  # a partner has it, even after its timer ran out
         return outbound.say(language, "ack_done", reference=reference)
     note = text.split(None, 2)[2] if len(words) > 2 else ""
     casework.partner_reports_outcome(session, tip, escalation, partner, note=note, now=now)
