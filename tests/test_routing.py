@@ -19,7 +19,7 @@ from tipline.models import Partner, Tip
 from tipline.worker import Worker
 
 from .conftest import FLOWS
-from .dashboard_support import accounts, fast_passwords, operator  # noqa: F401  (fixtures)
+from .dashboard_support import accounts, fast_passwords, operator, partner  # noqa: F401  (fixtures)
 from .routing_support import (
     BANDUNG,
     EVERYWHERE,
@@ -244,3 +244,12 @@ def test_an_urgent_report_from_west_java_reaches_only_the_west_java_partner(tmp_
     tip = stored(tipline, "TEST-2322")
     assert tip.routing == "partner" and reached(tipline, "TEST-2322") == {"P2TP2A Jawa Barat": "sent"}
     tipline.db.dispose()
+
+
+def test_a_partner_account_sees_an_urgent_tip_pinned_as_usual(app, unrouted, partner):  # noqa: F811
+    from .dashboard_support import escalate
+
+    escalate(app, "TEST-2222", "Rumah Aman")  # the partner account's organisation has it on the dashboard
+    html = partner.get("/dashboard/").get_data(as_text=True)
+    assert 'class="pinned nobody"' not in html and "nobody received" not in html
+    assert "TEST-2222" in html.partition('id="pinned-title"')[2].partition('id="all-title"')[0]

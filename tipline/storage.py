@@ -524,19 +524,22 @@ def tip_queue(
 
     visible = visible_tips(role=role, partner=partner)
     wanted = [visible, *filters.conditions()]
+    staff = role in STAFF_ROLES  # a partner's queue has no routing or confirming to do
     received_by_nobody = sa.and_(Tip.urgency == "immediate", Tip.routing.in_(NOBODY),
                                  Tip.status.not_in(("closed", "spam")))
-    is_pinned = sa.and_(Tip.urgency == "immediate", Tip.status.in_(OPEN_STATUSES),
-                        sa.or_(Tip.routing.is_(None), Tip.routing.not_in(NOBODY)))  # not listed twice
+    is_pinned = sa.and_(Tip.urgency == "immediate", Tip.status.in_(OPEN_STATUSES))
+    if staff:  # listed once: above the other emergencies
+        is_pinned = sa.and_(is_pinned, sa.or_(Tip.routing.is_(None), Tip.routing.not_in(NOBODY)))
     to_confirm = sa.and_(Tip.outcome_reported_at.is_not(None), Tip.status.not_in(("closed", "spam")))
     nobody, confirm, pinned = [], [], []
-    if page == 1:
+    if page == 1 and staff:
         nobody = list(session.exec(
             select(Tip).where(*wanted, received_by_nobody).order_by(Tip.created_at, Tip.id).limit(pinned_limit)
         ))
         confirm = list(session.exec(
             select(Tip).where(*wanted, to_confirm).order_by(Tip.outcome_reported_at, Tip.id).limit(pinned_limit)
         ))
+    if page == 1:
         pinned = list(session.exec(
             select(Tip).where(*wanted, is_pinned).order_by(Tip.created_at, Tip.id).limit(pinned_limit)
         ))
