@@ -19,7 +19,7 @@ def upgrade() -> None:
     with op.batch_alter_table("tip") as batch:
         batch.add_column(sa.Column("routing", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
         batch.add_column(sa.Column("outcome_reported_at", tipline.models.UTCDateTime(), nullable=True))
-    op.create_index("ix_tip_urgency_routing", "tip", ["urgency", "routing"])
+    op.create_index("ix_tip_urgency_routing", "tip", ["urgency", "routing", "created_at"])
     op.create_index("ix_tip_outcome_reported_at", "tip", ["outcome_reported_at"])
 
 
