@@ -238,7 +238,7 @@ def event_words(event) -> str:
                                       reason=d.get("reason", "")),
         "delivery_failed": lambda: _("A message (%(kind)s) could not be delivered.", kind=d.get("kind", "?")),
         "not_sent": lambda: _("A message (%(kind)s) was NOT SENT: no Twilio account is set.", kind=d.get("kind", "?")),
-        "note_added": lambda: _("Internal note added."),
+        "note_added": lambda: _("An operator wrote an internal note."),
         "assigned": lambda: _("Assigned to %(person)s.", person=d.get("to") or _("nobody")),
         "marked_duplicate": lambda: _("Marked as a duplicate of %(reference)s.", reference=d.get("of", "?")),
         "follow_up_asked": lambda: _("A question was sent to the reporter."),
