@@ -146,3 +146,26 @@ def test_when_every_message_fails_the_tip_shows_escalation_failed(tmp_path, sqli
     routing = [e.detail["to"] for e in timeline(tipline, "TEST-2222") if e.kind == "routing"]
     assert routing == ["partner", "oncall", "failed"]  # said at each step, in words on the tip page
     tipline.db.dispose()
+
+
+def test_routing_is_tried_again_with_the_reporters_next_answer(client, tipline, monkeypatch):
+    provinces(tipline)
+    from .routing_support import EVERYWHERE, add_partner
+
+    add_partner(tipline, "Everywhere NGO", EVERYWHERE, ["everywhere"])
+    real, calls = escalation.route_urgent, []
+
+    def once_broken(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TimeoutError("the database hiccuped")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(escalation, "route_urgent", once_broken)
+    say_danger(client)
+    assert stored(tipline, "TEST-2322").routing == "failed"
+    Reporter(client, NUMBER).send(WORDS)  # the next answer saves the tip: routing runs again
+    tip = stored(tipline, "TEST-2322")
+    assert tip.routing == "partner" and tip.status == "escalated"
+    sent = [(address, kind) for address, kind, _ in queued(tipline)]
+    assert sent == [(ONCALL, "alert"), (EVERYWHERE, "escalation"), (ONCALL, "escalation")]  # the copy too

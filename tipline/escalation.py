@@ -148,7 +148,7 @@ class Receivers:
         return bool(self.partners or self.oncall)
 
 
-def urgent_receivers(session, tip: Tip, *, outbound: Outbound, exclude: set[int] | frozenset = frozenset()) -> Receivers:
+def urgent_receivers(session, tip: Tip, *, outbound: Outbound, exclude: set[int] = frozenset()) -> Receivers:
     """The one routing rule, for sending an urgent tip and for telling its reporter the truth: every
     active partner matching the tip (except those in `exclude`), by preference, and the on-call number."""
     partners = tuple(p for p in storage.list_partners(session)
@@ -191,16 +191,6 @@ def partner_message(outbound: Outbound, tip: Tip, language: str, *, update: bool
     )
     what = " ".join((tip.description or "").split()) or unknown
     return _fit(lambda cut: outbound.say(language, "escalation", what=cut, **values), what)
-
-
-def info_message(outbound: Outbound, session, tip: Tip, language: str) -> str:
-    """The whole description and later additions, in at most MAX_SEGMENTS segments."""
-    parts = [tip.description or ""]
-    parts += [a.text for a in storage.additions_by_tip(session, tip_ids=[tip.id]).get(tip.id, [])]
-    what = " / ".join(" ".join(p.split()) for p in parts if p and p.strip())
-    if not what:
-        return outbound.say(language, "info_none", reference=tip.reference)
-    return _fit(lambda cut: outbound.say(language, "info", reference=tip.reference, what=cut), what)
 
 
 def info_message(outbound: Outbound, session, tip: Tip, language: str) -> str:
@@ -256,11 +246,12 @@ def route_urgent(session, tip: Tip, *, now: datetime, outbound: Outbound) -> str
     Danger is the first question, so the place is often not known yet: partners covering
     "everywhere" get the tip at once, partners of the place as soon as the reporter names it.
     """
+    first = tip.routing in (None, "failed")  # the first try, or a try again after a failure
     reached = {e.partner_id for e in storage.escalations_for_tip(session, tip_id=tip.id)}
     receivers = urgent_receivers(session, tip, outbound=outbound, exclude=reached)
     for partner in receivers.partners:
         escalate_tip(session, tip, partner, actor=SYSTEM, now=now, outbound=outbound)
-    if tip.routing in (None, "failed") and receivers.oncall:  # the first try, or a try again after a failure
+    if first and receivers.oncall:
         outbound.queue(session, kind="escalation", address=receivers.oncall,
                        body=partner_message(outbound, tip, "en"), now=now, tip=tip)
         if not reached and not receivers.partners:

@@ -209,7 +209,7 @@ class Worker:
         with storage.writing(self.db) as session:
             moved = escalation.handle_timeouts(session, now=now, outbound=self.outbound)
         if moved:
-            log.warning("%d urgent tips were not acknowledged in time and went to the next partner", moved)
+            log.warning("%d urgent tips were not acknowledged in time: sent on to a matching partner or on-call", moved)
         if self._next_purge is None or now >= self._next_purge:
             self._next_purge = now + PURGE_EVERY
             purge(self.tipline, now=now, dry_run=False)
