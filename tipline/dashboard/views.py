@@ -217,8 +217,8 @@ def event_words(event) -> str:
         "created": lambda: _("The report began."),
         "completed": lambda: _("The reporter finished the report."),
         "addition": lambda: _("The reporter added words to the report."),
-        "escalation_requested": lambda: _("The reporter said a child is in danger right now: the tip is routed "
-                                          "to matching partners and the on-call number."),
+        "escalation_requested": lambda: _("The reporter said a child is in danger right now: routing to "
+                                          "matching partners and the on-call number began."),
         "escalated": lambda: _("Sent to %(partner)s.", partner=d.get("partner", "?")) if d.get("matching", True)
         else _("Sent to %(partner)s, which does not cover this tip's place or kind.", partner=d.get("partner", "?")),
         "escalation_timed_out": lambda: _("%(partners)s did not acknowledge in time; sent on to %(next)s.",
