@@ -859,11 +859,14 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) 
     return rows
 
 
-def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: float, burst: float = 0.0) -> datetime:
+def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: float, burst: float = 0.0,
+                      max_wait: timedelta | None = None) -> datetime:
     """When a message of `seconds` airtime may leave `sender`: the per-number rate across workers.
 
     `burst` seconds of airtime may go at once before the spacing starts (a token bucket in the
-    form of GCRA: next_free_at is the bucket's theoretical arrival time).
+    form of GCRA: next_free_at is the bucket's theoretical arrival time). A start later than
+    `max_wait` is only told, not reserved: the caller gives the message back until then, and a
+    message that waits must not use up the allowance twice.
     """
     insert = pg_insert if _is_postgres(session) else sqlite_insert
     session.execute(
@@ -874,6 +877,8 @@ def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: 
         query = query.with_for_update()
     slot = session.exec(query.execution_options(populate_existing=True)).one()
     start = max(now, slot.next_free_at - timedelta(seconds=burst))
+    if max_wait is not None and start - now > max_wait:
+        return start
     slot.next_free_at = max(now, slot.next_free_at) + timedelta(seconds=seconds)
     session.add(slot)
     return start

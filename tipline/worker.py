@@ -286,7 +286,8 @@ class Worker:
         if self.gateway is not None and sender == self.gateway.slot:
             seconds, burst = self.gateway.pace(body)  # the SIM's allowance per 30 minutes
         with storage.writing(self.db) as session:
-            start = storage.reserve_send_slot(session, sender=sender, now=now, seconds=seconds, burst=burst)
+            start = storage.reserve_send_slot(session, sender=sender, now=now, seconds=seconds, burst=burst,
+                                              max_wait=MAX_WAIT)
         return (start - now).total_seconds()
 
     def _attempt(self, row: OutboxMessage, *, to, sender, body, content_sid, variables) -> Outcome:
