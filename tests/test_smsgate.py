@@ -351,6 +351,19 @@ def test_a_partner_answers_through_the_gateway(client, tipline, fake, clock):
     assert row.provider == "smsgate" and row.partner_id is not None and row.reporter is None
 
 
+def test_what_the_tip_line_starts_itself_goes_by_the_gateway_too(phone, tipline, fake, clock):
+    """An urgent report escalates to the partner by SMS from the local SIM, as urgently as the replies."""
+    with storage.writing(tipline.db) as session:
+        storage.add_partner(session, name="Unit PPA", phone="+6281200000150", channel="sms", language="id",
+                            regions=["everywhere"], categories=[], urgent_only=False, preference=1, now=clock())
+    for words in ("tolong", "1", "iya"):
+        phone.text(words)
+    [escalation] = [r for r in rows(tipline, OutboxMessage) if r.kind == "escalation"]
+    assert escalation.provider == "smsgate" and escalation.status == "sent"
+    [sms] = [m for m in fake.sent() if m["phoneNumbers"] == ["+6281200000150"]]
+    assert sms["priority"] >= 100 and "DARURAT" in sms["textMessage"]["text"]
+
+
 def test_a_follow_up_answer_is_thanked_through_the_gateway(phone, tipline, fake, clock):
     from tipline import followup
 

@@ -314,6 +314,7 @@ def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:
             "channel": r.channel, "to": "reporter" if r.reporter else f"***{r.to_hint}",
             "tip": references.get(r.tip_id), "status": r.status, "delivery_status": r.delivery_status,
             "attempts": r.attempts, "error_code": r.error_code, "error": r.error, "twilio_sid": r.twilio_sid,
+            "provider": r.provider,
             "next_attempt_at": r.next_attempt_at.isoformat().replace("+00:00", "Z") if r.status == "pending" else None,
         }
         for r in rows
