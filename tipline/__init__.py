@@ -28,7 +28,8 @@ def configure_logging(level: str) -> None:
 
 
 def create_app(settings: Settings | None = None, **tipline_options) -> Flask:
-    """The application factory: webhook and health check, wired to one TipLine."""
+    """The application factory: webhooks (Twilio, SMS gateway) and health check, wired to one TipLine."""
+    from .channels.smsgate import bp as smsgate_bp
     from .service import TipLine
     from .webhook import bp as webhook_bp
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, **tipline_options) -> Flask:
         )
     app.extensions["tipline"] = TipLine(settings, **tipline_options)
     app.register_blueprint(webhook_bp)
+    app.register_blueprint(smsgate_bp)
     from .dashboard import init_dashboard
 
     init_dashboard(app)

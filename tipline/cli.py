@@ -314,6 +314,7 @@ def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:
             "channel": r.channel, "to": "reporter" if r.reporter else f"***{r.to_hint}",
             "tip": references.get(r.tip_id), "status": r.status, "delivery_status": r.delivery_status,
             "attempts": r.attempts, "error_code": r.error_code, "error": r.error, "twilio_sid": r.twilio_sid,
+            "provider": r.provider,
             "next_attempt_at": r.next_attempt_at.isoformat().replace("+00:00", "Z") if r.status == "pending" else None,
         }
         for r in rows
@@ -401,6 +402,70 @@ def partners_add(name, phone, channel, regions, categories, urgent_only, prefere
     where = ", ".join(f"{r} ({flow.place(r).name})" if r in codes else r for r in cleaned) if cleaned else "everywhere"
     click.echo(f"partner {name} added: {channel} ***{e164[-2:]}, covers {where}"
                f"{', urgent only' if urgent_only else ''}")
+
+
+# ---- the SMS gateway channel (issue 14) -------------------------------------------------------------
+
+GATEWAY_EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
+
+
+@main.group()
+def gateway() -> None:
+    """SMS Gateway for Android: SMS through a phone with a local SIM."""
+
+
+@gateway.command("check")
+def gateway_check() -> None:
+    """Whether the configured gateway answers, its health, and the webhooks it will call."""
+    import requests
+    from android_sms_gateway import errors as gateway_errors
+
+    from .channels.smsgate import GatewaySender
+
+    settings = _settings()
+    if not settings.smsgate_url:
+        raise click.ClickException("SMSGATE_URL is not set: there is no gateway to check (see the README's "
+                                   "'SMS through a phone in the office')")
+    sender = GatewaySender(settings)
+    faults: list[str] = []
+    try:
+        health = sender.health()
+    except (requests.RequestException, gateway_errors.APIError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"the gateway at {sender.where()} does not answer: {type(exc).__name__} "
+                                   "(is the phone on, the app's server online, the address right?)") from None
+    click.echo(f"gateway {sender.where()} answers: health {health.status.value}"
+               f"{f', app version {health.version}' if health.version else ''}")
+    for name, check in sorted((health.checks or {}).items()):
+        value = "" if check.observed_value is None else f"{check.observed_value} {check.observed_unit or ''}".strip()
+        click.echo(f"  {name:<22} {check.status.value:<5} {value:<16} {check.description or ''}".rstrip())
+    if health.status.value == "fail":
+        faults.append("the app reports a failing health check")
+    try:
+        hooks = sender.webhooks()
+    except gateway_errors.APIError as exc:
+        if exc.status_code in (401, 403):
+            raise click.ClickException("the gateway refuses SMSGATE_USERNAME/SMSGATE_PASSWORD (see the app's "
+                                       "Home tab)") from None
+        raise click.ClickException(f"the gateway answered {exc.status_code} when asked for its webhooks") from None
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        raise click.ClickException(f"the gateway stopped answering: {type(exc).__name__}") from None
+    click.echo("credentials: accepted")
+    expected = f"{settings.public_url.rstrip('/')}/smsgate/events" if settings.public_url else None
+    for event in GATEWAY_EVENTS:
+        urls = [hook.url for hook in hooks if hook.event.value == event]
+        ours = [url for url in urls if url.rstrip("/").endswith("/smsgate/events")]
+        if expected and expected not in urls:
+            ours = []
+        click.echo(f"  webhook {event:<14} {', '.join(ours) if ours else 'NOT REGISTERED'}")
+        if not ours:
+            faults.append(f"no {event} webhook to {expected or 'https://YOUR-HOST/smsgate/events'}")
+    if not settings.smsgate_signing_key:
+        faults.append("SMSGATE_SIGNING_KEY is not set: /smsgate/events refuses every delivery")
+    for fault in faults:
+        click.echo(f"FAULT {fault}", err=True)
+    if faults:
+        raise SystemExit(1)
+    click.echo("gateway: ok")
 
 
 @main.command()

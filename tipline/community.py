@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from . import storage
+from . import channels, storage
 from .engine import FlowError
 from .engine.gsm import non_gsm_characters, segments
 from .models import Broadcast, Poll, Volunteer
@@ -199,6 +199,7 @@ def expand(session, tipline, broadcast: Broadcast, *, now: datetime) -> int:
         row = storage.enqueue(
             session, kind=f"{OUTBOX_PREFIX}{broadcast.kind}", channel=volunteer.channel,
             to_sealed=volunteer.address_sealed, to_hint="", body=body, now=now, reporter=volunteer.reporter,
+            provider=channels.provider_for(tipline.settings, volunteer.channel),
         )
         row.next_attempt_at = at
         session.add(row)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from . import storage
+from . import channels, storage
 from .engine import Flow, FlowError, parse_reference
 from .engine.gsm import segments
 from .models import Escalation, Partner, Tip
@@ -72,8 +72,13 @@ class Outbound:
     def queue(
         self, session, *, kind: str, address: str, body: str, now: datetime, tip: Tip | None = None,
         partner: Partner | None = None, reporter: str | None = None, sealed: str | None = None,
+        provider: str | None = None,
     ):
-        """Queue a message to `address` (plain) or to an already sealed reporter contact."""
+        """Queue a message to `address` (plain) or to an already sealed reporter contact.
+
+        `provider` carries it (a reply goes back the way its message came); unset, SMS goes through
+        the local gateway when one is configured (channels.provider_for).
+        """
         channel = "whatsapp" if address.lower().startswith("whatsapp:") else "sms"
         digits = re.sub(r"\D", "", address)
         return storage.enqueue(
@@ -81,6 +86,7 @@ class Outbound:
             # A reporter's number shows no digit anywhere; an organisation's shows its last two.
             to_hint="" if reporter else digits[-2:], body=body, now=now, tip_id=tip.id if tip else None,
             partner_id=partner.id if partner else None, reporter=reporter,
+            provider=provider or channels.provider_for(self.settings, channel),
         )
 
 

@@ -277,6 +277,23 @@ class OutboxMessage(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=255)
     sent_at: datetime | None = _when(default=None)
     fallback_of_id: int | None = Field(default=None, foreign_key="outbox.id", ondelete="SET NULL")
+    # Who carries it: "twilio", or "smsgate" (SMS Gateway for Android, issue 14). For the gateway,
+    # twilio_sid holds the gateway's message id, which its delivery webhooks name.
+    provider: str = Field(default="twilio", max_length=16)
+
+
+class GatewayEvent(SQLModel, table=True):
+    """A webhook delivery from SMS Gateway for Android already handled, by the delivery's own id.
+
+    The app retries a delivery for about two days and the SMS's messageId is derived from its
+    content, so the delivery id is what tells a retry from a new message. Nothing personal here.
+    """
+
+    __tablename__ = "gateway_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    event: str = Field(max_length=32)
+    received_at: datetime = _when(default_factory=utcnow, index=True)
 
 
 class SendSlot(SQLModel, table=True):

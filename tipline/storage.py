@@ -822,13 +822,13 @@ def cancel_reporter_outbox(session: Session, *, reporter: str, now: datetime) ->
 def enqueue(
     session: Session, *, kind: str, channel: str, to_sealed: str, to_hint: str, body: str, now: datetime,
     tip_id: int | None = None, partner_id: int | None = None, reporter: str | None = None,
-    fallback_of_id: int | None = None,
+    fallback_of_id: int | None = None, provider: str = "twilio",
 ) -> OutboxMessage:
     """Queue one outbound message in the caller's transaction: it exists only if the cause does."""
     message = OutboxMessage(
         kind=kind, channel=channel, to_sealed=to_sealed, to_hint=to_hint, body=body, created_at=now,
         updated_at=now, next_attempt_at=now, tip_id=tip_id, partner_id=partner_id, reporter=reporter,
-        fallback_of_id=fallback_of_id,
+        fallback_of_id=fallback_of_id, provider=provider,
     )
     session.add(message)
     session.flush()
@@ -859,8 +859,15 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) 
     return rows
 
 
-def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: float) -> datetime:
-    """When a message of `seconds` airtime may leave `sender`: the per-number rate across workers."""
+def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: float, burst: float = 0.0,
+                      max_wait: timedelta | None = None) -> datetime:
+    """When a message of `seconds` airtime may leave `sender`: the per-number rate across workers.
+
+    `burst` seconds of airtime may go at once before the spacing starts (a token bucket in the
+    form of GCRA: next_free_at is the bucket's theoretical arrival time). A start later than
+    `max_wait` is only told, not reserved: the caller gives the message back until then, and a
+    message that waits must not use up the allowance twice.
+    """
     insert = pg_insert if _is_postgres(session) else sqlite_insert
     session.execute(
         insert(SendSlot).values(sender=sender, next_free_at=now).on_conflict_do_nothing(index_elements=["sender"])
@@ -869,8 +876,10 @@ def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: 
     if _is_postgres(session):
         query = query.with_for_update()
     slot = session.exec(query.execution_options(populate_existing=True)).one()
-    start = max(now, slot.next_free_at)
-    slot.next_free_at = start + timedelta(seconds=seconds)
+    start = max(now, slot.next_free_at - timedelta(seconds=burst))
+    if max_wait is not None and start - now > max_wait:
+        return start
+    slot.next_free_at = max(now, slot.next_free_at) + timedelta(seconds=seconds)
     session.add(slot)
     return start
 
@@ -1363,3 +1372,36 @@ def save_lesson_schedule(session: Session, *, active: bool, next_at: datetime | 
 
 def idea_by_id(session: Session, *, idea_id: int) -> Idea | None:
     return session.get(Idea, idea_id)
+
+
+# ---- SMS Gateway for Android (issue 14) ------------------------------------------------------------
+
+from .models import GatewayEvent  # noqa: E402
+
+
+def gateway_event_seen(session: Session, *, event_id: str) -> bool:
+    return session.get(GatewayEvent, event_id) is not None
+
+
+def record_gateway_event(session: Session, *, event_id: str, event: str, now: datetime) -> bool:
+    """Remember a handled webhook delivery; False when it was remembered already (a retry)."""
+    insert = pg_insert if _is_postgres(session) else sqlite_insert
+    result = session.execute(
+        insert(GatewayEvent).values(event_id=event_id, event=event, received_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    return bool(result.rowcount)
+
+
+def purge_gateway_events(session: Session, *, before: datetime, dry_run: bool) -> int:
+    condition = GatewayEvent.received_at < before
+    count = session.exec(select(sa.func.count()).select_from(GatewayEvent).where(condition)).one()
+    if count and not dry_run:
+        session.exec(sa.delete(GatewayEvent).where(condition))
+    return count
+
+
+def note_outbox_error(session: Session, *, message_id: int, error: str, now: datetime) -> None:
+    """Keep the provider's words for a failed delivery (an error name, never the message)."""
+    session.exec(sa.update(OutboxMessage).where(OutboxMessage.id == message_id)
+                 .values(error=error[:255], updated_at=now))

@@ -25,6 +25,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from . import community, escalation, storage
+from .channels import REPLY_KIND, SMSGATE
+from .channels.smsgate import GatewaySender, purge_events as purge_gateway_events
 from .engine.gsm import segments
 from .models import OutboxMessage
 
@@ -131,7 +133,7 @@ class Worker:
 
     def __init__(self, tipline, *, sender=None, clock: Callable[[], datetime] | None = None,
                  sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
-                 batch: int = 10):
+                 batch: int = 10, gateway: GatewaySender | None = None):
         self.tipline = tipline
         self.settings = tipline.settings
         self.db = tipline.db
@@ -141,6 +143,8 @@ class Worker:
         self.rng = rng or random.Random()
         self.batch = batch
         self.sender = sender or self._default_sender()
+        # Rows whose provider is the SMS gateway go here; None while SMSGATE_URL is unset.
+        self.gateway = gateway or GatewaySender.from_settings(self.settings, region=tipline.region)
         self._next_purge: datetime | None = None
 
     def _default_sender(self):
@@ -236,10 +240,14 @@ class Worker:
         if row.reporter is not None and community.is_volunteer_kind(row.kind):
             if not storage.volunteer_is_active(session, reporter=row.reporter):
                 return Outcome("cancelled", {"error": "the volunteer left the watch", "to_sealed": ""})
-        elif row.reporter is not None:
+        elif row.reporter is not None and row.kind != REPLY_KIND:  # a reply answers a message just received
             tip = storage.tip_by_id(session, tip_id=row.tip_id) if row.tip_id else None
             if tip is None or not tip.contact_sealed or tip.status in ("closed", "spam"):
                 return Outcome("cancelled", {"error": "contact withdrawn or tip closed", "to_sealed": ""})
+        if row.provider == SMSGATE:
+            if self.gateway is None:
+                return Outcome("failed", {"error": "SMSGATE_URL is not set: no gateway to send through"})
+            return address, self.gateway.slot, row.body, None, None
         body, content_sid, variables = row.body, None, None
         channel = row.channel
         if channel == "whatsapp":
@@ -274,17 +282,24 @@ class Worker:
         return self.settings.twilio_sms_from
 
     def _reserve(self, sender: str, body: str, now: datetime) -> float:
-        seconds = max(1, segments(body)) / self.settings.send_rate_per_second
+        seconds, burst = max(1, segments(body)) / self.settings.send_rate_per_second, 0.0
+        if self.gateway is not None and sender == self.gateway.slot:
+            seconds, burst = self.gateway.pace(body)  # the SIM's allowance per 30 minutes
         with storage.writing(self.db) as session:
-            start = storage.reserve_send_slot(session, sender=sender, now=now, seconds=seconds)
+            start = storage.reserve_send_slot(session, sender=sender, now=now, seconds=seconds, burst=burst,
+                                              max_wait=MAX_WAIT)
         return (start - now).total_seconds()
 
     def _attempt(self, row: OutboxMessage, *, to, sender, body, content_sid, variables) -> Outcome:
         callback = f"{self.settings.public_url.rstrip('/')}/twilio/status" if self.settings.public_url else None
         now = self.clock()
         try:
-            sid, status = self.sender.send(to=to, sender=sender, body=body, content_sid=content_sid,
-                                           content_variables=variables, status_callback=callback)
+            if row.provider == SMSGATE:  # bulk messages keep the app's own delays; the rest skip them
+                sid, status = self.gateway.send(outbox_id=row.id, to=to, body=body,
+                                                urgent=not community.is_volunteer_kind(row.kind))
+            else:
+                sid, status = self.sender.send(to=to, sender=sender, body=body, content_sid=content_sid,
+                                               content_variables=variables, status_callback=callback)
         except SendError as exc:
             attempts = row.attempts + 1
             values = {"attempts": attempts, "error_code": exc.code, "error": str(exc)[:255]}
@@ -366,6 +381,7 @@ def purge(tipline, *, now: datetime, dry_run: bool) -> dict[str, int]:
             closed_text_before=now - timedelta(days=s.closed_tip_text_retention_days),
             outbox_before=now - timedelta(days=s.outbox_retention_days),
         )
+    counts["gateway_events"] = purge_gateway_events(tipline, now=now, dry_run=dry_run)
     if any(counts.values()) or dry_run:
         log.info("retention%s: %s", " (dry run)" if dry_run else "", ", ".join(f"{k} {v}" for k, v in counts.items()))
     return counts
