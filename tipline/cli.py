@@ -151,7 +151,7 @@ def tips_export(fmt: str) -> None:
 
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     out = sys.stdout
     with storage.reading(engine) as session:
         chunks = json_chunks if fmt == "json" else csv_chunks
@@ -217,7 +217,7 @@ def users_add(email: str, role: str, partner: str | None, password_stdin: bool) 
         raise click.ClickException(str(exc)) from None
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     try:
         with storage.writing(engine) as session:
             partner_model = getattr(models, "Partner", None)
@@ -303,7 +303,7 @@ def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:
 
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     with storage.reading(engine) as session:
         rows = storage.list_outbox(session, statuses=statuses, limit=limit)
         references = {t.id: t.reference for t in (storage.tip_by_id(session, tip_id=i) for i in {r.tip_id for r in rows if r.tip_id}) if t}
@@ -385,7 +385,7 @@ def partners_add(name, phone, channel, regions, categories, urgent_only, prefere
             raise click.BadParameter(f"no place with code {', '.join(unknown)} in flows/places.yaml",
                                      param_hint="--region")
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     try:
         with storage.writing(engine) as session:
             if storage.partner_by_name(session, name=name) is not None:

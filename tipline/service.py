@@ -85,7 +85,7 @@ class TipLine:
     ):
         self.settings = settings
         self.flow = flow or load_flow(settings.flows_path, service_name=settings.service_name)
-        self.db = storage.make_engine(settings.database_url)
+        self.db = storage.make_engine(settings.database_url, **settings.database_timeouts)
         self.contacts = ContactBox(settings.contact_key)
         self.outbound = escalation.Outbound.load(settings, self.contacts, self.flow)
         self.clock = clock

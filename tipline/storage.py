@@ -11,6 +11,7 @@ import logging
 import statistics
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,8 +36,17 @@ def _no_fetched_rows(record: logging.LogRecord) -> bool:
     return record.msg != "Row %r"
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine tuned for the dialect: SQLite WAL with immediate writes, psycopg 3 pooling."""
+def make_engine(url: str, *, connect_timeout: int | None = None, statement_timeout: int | None = None,
+                lock_timeout: int | None = None) -> sa.Engine:
+    """An engine tuned for the dialect: SQLite WAL with immediate writes, psycopg 3 pooling.
+
+    The timeouts (seconds; the server's Settings.database_timeouts) make a database that stops
+    answering fail within seconds, so the webhook answers 503 (Twilio retries) and no worker hangs:
+    `connect_timeout` bounds a new connection, `statement_timeout` and `lock_timeout` are the
+    server's own limits, and the client gives up on any answer `ANSWER_GRACE` seconds after the
+    statement timeout (a server that accepts connections and never replies). SQLite has only a
+    busy timeout: the lock timeout.
+    """
     logging.getLogger("sqlalchemy.engine.Engine").addFilter(_no_fetched_rows)  # idempotent
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -45,8 +55,9 @@ def make_engine(url: str) -> sa.Engine:
             # Reporters' words live in this file: readable by the service's user only. SQLite
             # gives the -wal and -shm files the same permissions.
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        busy_seconds = lock_timeout if lock_timeout is not None else 30
         engine = sa.create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+            url, connect_args={"timeout": busy_seconds, "check_same_thread": False}, hide_parameters=True
         )
 
         @event.listens_for(engine, "connect")
@@ -57,7 +68,7 @@ def make_engine(url: str) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -67,7 +78,81 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     # hide_parameters: a database error must never carry a reporter's words into a log line.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+    bounded = any(limit is not None for limit in (connect_timeout, statement_timeout, lock_timeout))
+    engine = sa.create_engine(url, pool_size=5, max_overflow=5, hide_parameters=True, pool_pre_ping=not bounded)
+    if bounded:
+        _bound_postgres_waits(engine, connect_timeout=connect_timeout, statement_timeout=statement_timeout,
+                              lock_timeout=lock_timeout)
+    return engine
+
+
+ANSWER_GRACE = 2  # seconds past the statement timeout before the client stops waiting for the server
+PING_TIMEOUT = 2  # seconds a pooled connection has to answer SELECT 1 before it is replaced
+
+
+def _bound_postgres_waits(engine: sa.Engine, *, connect_timeout: int | None, statement_timeout: int | None,
+                          lock_timeout: int | None) -> None:
+    """Connections that give up: on connecting, on any statement, on a lock, and on a silent server."""
+    import psycopg
+
+    answer_limit = statement_timeout + ANSWER_GRACE if statement_timeout is not None else None
+    options = " ".join(
+        f"-c {name}={seconds * 1000}" for name, seconds in (
+            ("statement_timeout", statement_timeout), ("lock_timeout", lock_timeout)) if seconds is not None
+    )
+
+    class BoundedConnection(psycopg.Connection):
+        """psycopg's connection, waiting at most `answer_limit` seconds for any answer.
+
+        statement_timeout is enforced by the server, so it does nothing when the server itself
+        stops answering (or a proxy in between does); then this limit drops the connection and
+        SQLAlchemy's pool replaces it.
+        """
+
+        limit = answer_limit
+
+        def wait(self, gen, interval=None, timeout=None):
+            limit = timeout if timeout is not None else self.limit
+            started = time.monotonic()
+            try:
+                if interval is None:
+                    return super().wait(gen, timeout=limit)
+                return super().wait(gen, interval=interval, timeout=limit)
+            except psycopg.OperationalError:
+                if limit is not None and time.monotonic() - started >= limit:
+                    self.pgconn.finish()  # mid-protocol: unusable, and SQLAlchemy sees it closed
+                    raise psycopg.OperationalError(f"the database did not answer within {limit:g} s") from None
+                raise
+
+        def ping(self) -> None:
+            previous, self.limit = self.limit, PING_TIMEOUT
+            try:
+                self.execute("SELECT 1")
+            finally:
+                self.limit = previous
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        if connect_timeout is not None:
+            cparams["connect_timeout"] = connect_timeout
+        if options:  # added to any options the URL carries (e.g. a search_path)
+            cparams["options"] = f"{cparams.get('options', '')} {options}".strip()
+        return BoundedConnection.connect(*cargs, **cparams)
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy):
+        # SQLAlchemy's pool_pre_ping would wait on a silent server as long as any statement;
+        # a connection that does not answer SELECT 1 at once is replaced (DisconnectionError).
+        if record.info.pop("fresh", False):
+            return
+        try:
+            dbapi_connection.ping()
+        except psycopg.Error:
+            raise sa.exc.DisconnectionError("the pooled connection did not answer") from None
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection, record):
+        record.info["fresh"] = True
 
 
 @contextmanager
