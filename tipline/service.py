@@ -135,7 +135,8 @@ class TipLine:
             row.last_seen_at, row.opted_out, row.channel = after.last_seen, after.opted_out, message.channel
             session.add(row)
             twiml = render_twiml(turn.replies)
-            storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
+            storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now,
+                                     reporter=reporter)
         log.info(
             "message %s on %s: state %s, %d replies, events %s",
             message.message_sid, message.channel, after.state, len(turn.replies),
@@ -171,6 +172,7 @@ class TipLine:
             storage.unsubscribe_volunteer(session, reporter=reporter, now=now)
             storage.cancel_reporter_outbox(session, reporter=reporter, now=now)
             storage.forget_follow_ups(session, reporter=reporter, now=now)
+            storage.forget_replies(session, reporter=reporter)
         elif isinstance(event, Subscribe):
             storage.subscribe_volunteer(
                 session, reporter=reporter, address_sealed=self.contacts.seal(message.sender),
@@ -234,7 +236,8 @@ class TipLine:
         row.last_seen_at = now
         session.add(row)
         twiml = render_twiml([thanks])
-        storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
+        storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now,
+                                 reporter=row.reporter)
         log.info("message %s: %s", message.message_sid, what)
         return Reply(twiml, [thanks])
 

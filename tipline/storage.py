@@ -263,13 +263,31 @@ def lock_conversation(session: Session, *, reporter: str, channel: str) -> Conve
     return session.exec(query).one()
 
 
+# What a repeated message gets once its first answer was dropped: TwiML that sends nothing.
+NO_REPLY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
 def processed_twiml(session: Session, *, message_sid: str) -> str | None:
+    """The TwiML a processed message got (or one that sends nothing, once that is dropped); None if new."""
     row = session.get(ProcessedMessage, message_sid)
-    return row.twiml if row is not None else None
+    if row is None:
+        return None
+    return row.twiml if row.twiml is not None else NO_REPLY_TWIML
 
 
-def record_processed(session: Session, *, message_sid: str, twiml: str, now: datetime) -> None:
-    session.add(ProcessedMessage(message_sid=message_sid, twiml=twiml, received_at=now))
+def record_processed(session: Session, *, message_sid: str, twiml: str, now: datetime,
+                     reporter: str | None = None) -> None:
+    session.add(ProcessedMessage(message_sid=message_sid, twiml=twiml, received_at=now, reporter=reporter))
+
+
+def forget_replies(session: Session, *, reporter: str) -> int:
+    """Drop the answers kept for this reporter's earlier messages (STOP, EXIT): a summary echoed
+    back must not outlive the report. The sids stay, so a replay still changes nothing."""
+    result = session.exec(
+        sa.update(ProcessedMessage).where(ProcessedMessage.reporter == reporter)
+        .values(twiml=None, reporter=None)
+    )
+    return result.rowcount or 0
 
 
 # ---- tips --------------------------------------------------------------------------------------
@@ -1027,14 +1045,25 @@ def forget_follow_ups(session: Session, *, reporter: str, now: datetime) -> None
     )
 
 
-RETENTION_KINDS = ("contacts", "conversations", "processed_messages", "closed_tip_text", "outbox", "follow_ups")
+RETENTION_KINDS = ("contacts", "conversations", "processed_replies", "processed_messages", "closed_tip_text",
+                   "outbox", "follow_ups", "dashboard_sessions")
 
 
 def purge(
     session: Session, *, now: datetime, contacts_before: datetime, conversations_before: datetime,
     processed_before: datetime, closed_text_before: datetime, outbox_before: datetime, dry_run: bool,
+    replies_before: datetime | None = None, sessions_idle_before: datetime | None = None,
+    sessions_started_before: datetime | None = None,
 ) -> dict[str, int]:
-    """Apply the retention rules; return how many rows each rule touched (or would touch)."""
+    """Apply the retention rules; return how many rows each rule touched (or would touch).
+
+    No rule deletes from the audit trail: the database refuses that, and nothing here needs it.
+    """
+    from .models import DashboardSession
+
+    replies_before = replies_before or processed_before
+    sessions_idle_before = sessions_idle_before or now
+    sessions_started_before = sessions_started_before or now
     closed = ("closed", "spam")
     rules: dict[str, tuple] = {
         # A contact address lives no longer than the contact period, nor past the tip's closing.
@@ -1045,6 +1074,12 @@ def purge(
         # with nothing in it but the opt-out, so a later message still respects it.
         "conversations": (_Conversation, sa.and_(_Conversation.last_seen_at < conversations_before,
                                                  _Conversation.opted_out.is_(False)), None),
+        # The answer (it can echo a summary) only while Twilio may retry; the bare sid for weeks.
+        "processed_replies": (ProcessedMessage, sa.and_(ProcessedMessage.received_at < replies_before,
+                                                        ProcessedMessage.received_at >= processed_before,
+                                                        sa.or_(ProcessedMessage.twiml.is_not(None),
+                                                               ProcessedMessage.reporter.is_not(None))),
+                              {"twiml": None, "reporter": None}),
         "processed_messages": (ProcessedMessage, ProcessedMessage.received_at < processed_before, None),
         "closed_tip_text": (Tip, sa.and_(Tip.status.in_(closed), Tip.updated_at < closed_text_before,
                                          sa.or_(Tip.description.is_not(None), Tip.location.is_not(None),
@@ -1053,6 +1088,8 @@ def purge(
         "outbox": (OutboxMessage, sa.and_(OutboxMessage.status.in_(("sent", "failed", "dead", "cancelled")),
                                           OutboxMessage.updated_at < outbox_before), None),
         "follow_ups": (FollowUp, FollowUp.asked_at < contacts_before, None),
+        "dashboard_sessions": (DashboardSession, sa.or_(DashboardSession.last_seen_at < sessions_idle_before,
+                                                        DashboardSession.created_at < sessions_started_before), None),
     }
     counts: dict[str, int] = {}
     for name, (model, condition, values) in rules.items():

@@ -39,6 +39,10 @@ BACKOFF_CAP = timedelta(hours=1)
 LEASE = timedelta(minutes=2)
 MAX_WAIT = timedelta(seconds=30)  # well inside the lease, so no other worker re-claims a row mid-wait
 PURGE_EVERY = timedelta(hours=1)
+# A processed MessageSid is refused as a replay this long; the TwiML it got is kept only while
+# Twilio may still retry (its retries end within 15 seconds), so no reporter's words linger.
+PROCESSED_SID_KEPT = timedelta(days=30)
+PROCESSED_REPLY_KEPT = timedelta(hours=1)
 DELIVERY_ORDER = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5}
 FINAL_DELIVERY = {"undelivered", "failed", "canceled"}
 
@@ -362,9 +366,11 @@ def purge(tipline, *, now: datetime, dry_run: bool) -> dict[str, int]:
             session, now=now, dry_run=dry_run,
             contacts_before=now - timedelta(days=s.contact_retention_days),
             conversations_before=now - timedelta(days=s.conversation_retention_days),
-            processed_before=now - timedelta(days=2),
+            processed_before=now - PROCESSED_SID_KEPT, replies_before=now - PROCESSED_REPLY_KEPT,
             closed_text_before=now - timedelta(days=s.closed_tip_text_retention_days),
             outbox_before=now - timedelta(days=s.outbox_retention_days),
+            sessions_idle_before=now - timedelta(hours=s.session_idle_hours),
+            sessions_started_before=now - timedelta(hours=s.session_max_hours),
         )
     if any(counts.values()) or dry_run:
         log.info("retention%s: %s", " (dry run)" if dry_run else "", ", ".join(f"{k} {v}" for k, v in counts.items()))
