@@ -330,22 +330,30 @@ class Worker:
 
 
 def record_status(tipline, *, message_sid: str, status: str, error_code: int | None) -> bool:
-    """A delivery status callback: keep the furthest state; WhatsApp 'not on WhatsApp' falls back to SMS."""
+    """A delivery status callback: keep the furthest state; WhatsApp 'not on WhatsApp' falls back to SMS.
+
+    Idempotent per (MessageSid, status), and what a failure sets off (the SMS copy, a volunteer
+    leaving the watch) happens once per message, on the first final status, whatever else arrives:
+    Twilio may repeat a callback, and undelivered and failed can both come for one message.
+    """
     now = tipline.clock()
     with storage.writing(tipline.db) as session:
         row = storage.outbox_by_sid(session, twilio_sid=message_sid)
         if row is None:
             return False
         current = row.delivery_status
+        if status == current:
+            return True  # a repeated callback changes nothing
+        first_failure = status in FINAL_DELIVERY and current not in FINAL_DELIVERY
         if status in FINAL_DELIVERY or current not in DELIVERY_ORDER or DELIVERY_ORDER.get(status, -1) > DELIVERY_ORDER[current]:
             row.delivery_status = status
         if error_code is not None:
             row.error_code = error_code
         row.updated_at = now
         session.add(row)
-        if status in FINAL_DELIVERY:
+        if first_failure:
             community.after_failure(session, row, code=error_code, now=now)
-        if (status in FINAL_DELIVERY and row.channel == "whatsapp" and error_code in NOT_ON_WHATSAPP
+        if (first_failure and row.channel == "whatsapp" and error_code in NOT_ON_WHATSAPP
                 and row.to_sealed):
             address = tipline.outbound.contacts.open(row.to_sealed)
             if address:
