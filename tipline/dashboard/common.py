@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import abort, current_app, request
@@ -93,3 +95,26 @@ def audit(session, action: str, *, target: str | None = None, detail: dict | Non
         session, actor=actor or current_user.email, action=action, at=now(), target=target,
         address=address(), detail=detail,
     )
+
+
+def search_fingerprint(words: str) -> str:
+    """A keyed fingerprint of what someone searched for: the same words give the same value, so
+    repeated searches show, but the audit trail never holds the words (a name, a place)."""
+    normal = " ".join(words.casefold().split())
+    key = hashlib.sha256(b"tipline queue search\0" + tipline().settings.secret_key.encode()).digest()
+    return hmac.new(key, normal.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def audit_queue_view(session, filters: storage.QueueFilter, page) -> None:
+    """A queue page shows the start of each description: who saw which tips, with which filters."""
+    chosen = {name: value for name, value in asdict(filters).items() if value is not None and name != "search"}
+    if "since" in chosen:
+        chosen["since"] = chosen["since"].date().isoformat()
+    if "until" in chosen:  # kept as the start of the next day
+        chosen["until"] = (chosen["until"] - timedelta(days=1)).date().isoformat()
+    detail: dict = {"filters": chosen, "page": page.page}
+    shown = list(dict.fromkeys(tip.reference for tip in (*page.pinned, *page.tips)))
+    detail["shown"] = shown
+    if filters.search:
+        detail["search"] = {"fingerprint": search_fingerprint(filters.search), "words": len(filters.search.split())}
+    audit(session, "queue_searched" if filters.search else "queue_viewed", detail=detail)
