@@ -242,6 +242,45 @@ def users_add(email: str, role: str, partner: str | None, password_stdin: bool) 
     click.echo(f"account {email} ({role}) created; log in at /dashboard/")
 
 
+@users.command("passwd")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+@click.option("--temporary", is_flag=True, help="the account must choose a new password at its next login")
+def users_passwd(email: str, password_stdin: bool, temporary: bool) -> None:
+    """Set a new password for an account and end all its sessions (asks twice unless --password-stdin)."""
+    from . import models, storage
+    from .dashboard.security import PasswordError, check_new_password, hash_password, new_session_token
+
+    email = email.strip().lower()
+    settings = _settings()
+    storage.upgrade(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
+    try:
+        with storage.reading(engine) as session:
+            if storage.user_by_email(session, email=email) is None:
+                raise click.ClickException(f"no account {email}: create it with `tipline users add`")
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        try:
+            check_new_password(password)
+        except PasswordError as exc:
+            raise click.ClickException(str(exc)) from None
+        with storage.writing(engine) as session:
+            user = storage.user_by_email(session, email=email)
+            storage.update_user(session, user_id=user.id, password_hash=hash_password(password),
+                                password_change_required=temporary, session_token=new_session_token())
+            ended = storage.end_dashboard_sessions(session, user_id=user.id)
+            storage.record_audit(session, actor="cli", action="password_reset", at=models.utcnow(), target=email,
+                                 detail={"must_change": temporary})
+            active = user.active
+    finally:
+        engine.dispose()
+    click.echo(f"password of {email} changed; {ended} session{'s' if ended != 1 else ''} ended"
+               + ("; a new one must be chosen at the next login" if temporary else ""))
+    if not active:
+        click.echo(f"note: {email} is disabled; an admin can enable it on the dashboard's Accounts page")
 
 
 # ---- outbox, partners, retention (issue 4) --------------------------------------------------------

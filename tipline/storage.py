@@ -492,6 +492,49 @@ def update_user(session: Session, *, user_id: int, **values: Any):
     return user
 
 
+def add_dashboard_session(session: Session, *, key_hash: str, user_id: int, now: datetime,
+                          second_factor_pending: bool = False) -> None:
+    from .models import DashboardSession
+
+    session.add(DashboardSession(key_hash=key_hash, user_id=user_id, second_factor_pending=second_factor_pending,
+                                 created_at=now, last_seen_at=now, data=""))
+    session.flush()
+
+
+def dashboard_session(session: Session, *, key_hash: str):
+    from .models import DashboardSession
+
+    return session.get(DashboardSession, key_hash)
+
+
+def save_dashboard_session(session: Session, *, key_hash: str, data: str, last_seen_at: datetime) -> bool:
+    """Keep what the session holds and when it was last used; False when it has ended meanwhile."""
+    from .models import DashboardSession
+
+    result = session.exec(
+        sa.update(DashboardSession).where(DashboardSession.key_hash == key_hash)
+        .values(data=data, last_seen_at=last_seen_at)
+    )
+    return bool(result.rowcount)
+
+
+def end_dashboard_sessions(session: Session, *, user_id: int | None = None, key_hash: str | None = None,
+                           keep: str | None = None) -> int:
+    """End one session (its key's hash) or every session of an account (but `keep`); how many ended."""
+    from .models import DashboardSession
+
+    if (user_id is None) == (key_hash is None):
+        raise ValueError("name either an account or one session")
+    query = sa.delete(DashboardSession)
+    if key_hash is not None:
+        query = query.where(DashboardSession.key_hash == key_hash)
+    else:
+        query = query.where(DashboardSession.user_id == user_id)
+        if keep is not None:
+            query = query.where(DashboardSession.key_hash != keep)
+    return session.exec(query).rowcount or 0
+
+
 def record_audit(
     session: Session, *, actor: str, action: str, at: datetime, target: str | None = None,
     address: str | None = None, detail: dict | None = None,

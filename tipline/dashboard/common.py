@@ -37,12 +37,12 @@ class Account(UserMixin):
         self.partner = user.partner
         self.totp_enabled = user.totp_sealed is not None
         self.totp_required = user.totp_required
+        self.password_change_required = user.password_change_required
         self._active = user.active
-        self._token = user.session_token
 
     def get_id(self) -> str:
-        # The token changes with the password or when the account is disabled: old cookies stop working.
-        return f"{self.id}:{self._token}"
+        # Only inside the server-side session: the cookie holds nothing but that session's key.
+        return str(self.id)
 
     @property
     def is_active(self) -> bool:
@@ -57,13 +57,16 @@ class Account(UserMixin):
         return self.role == "admin"
 
 
-def load_account(session_id: str) -> Account | None:
-    user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit() or not token:
+def load_account(user_id: str) -> Account | None:
+    """The account of this browser's live server-side session (see sessions.py), if it is active."""
+    from .sessions import signed_in_user_id
+
+    signed_in = signed_in_user_id()
+    if signed_in is None or str(signed_in) != user_id:
         return None
     with storage.reading(tipline().db) as session:
-        user = storage.user_by_id(session, user_id=int(user_id))
-    if user is None or not user.active or not hmac.compare_digest(user.session_token, token):
+        user = storage.user_by_id(session, user_id=signed_in)
+    if user is None or not user.active:
         return None
     return Account(user)
 

@@ -33,7 +33,7 @@ from .forms import (
 PER_PAGE = 50
 AUDIT_PER_PAGE = 100
 STATS_DEFAULT_DAYS = 30
-PRACTICE_KEEP = 16  # messages of the practice transcript kept in the (cookie) session
+PRACTICE_KEEP = 16  # messages of the practice transcript kept in the (server-side) session
 
 
 @bp.app_template_filter("when")
