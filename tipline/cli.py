@@ -63,7 +63,17 @@ def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
 
     from . import storage
 
+    from . import is_loopback
+
     settings = _settings()
+    if settings.trusted_proxies and not is_loopback(host) and not settings.allow_remote_proxy:
+        raise click.ClickException(
+            f"TIPLINE_TRUSTED_PROXIES={settings.trusted_proxies} trusts the X-Forwarded-For header, and "
+            f"--host {host} lets anyone who can reach port {port} send it directly: they could forge "
+            f"their address, evade the login limits and write any address into the audit trail. Run "
+            f"behind the proxy on this machine with --host 127.0.0.1; or, if a firewall lets only your "
+            f"proxy (on another machine) reach this port, set TIPLINE_ALLOW_REMOTE_PROXY=1."
+        )
     _tipline(settings)  # refuse to start on broken flows, before forking workers
     storage.upgrade(settings.database_url)
 
