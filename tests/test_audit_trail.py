@@ -9,6 +9,7 @@ as a keyed fingerprint, never its words (a name or a place someone looked for).
 from __future__ import annotations
 
 import json
+from uuid import uuid4
 from datetime import timedelta
 
 import pytest
@@ -119,3 +120,50 @@ def test_a_partner_queue_view_records_only_their_tips(app, partner, tips):
     partner.get("/dashboard/")
     [entry] = audit_log(app, action="queue_viewed")
     assert entry.actor == "ngo@example.org" and entry.detail["shown"] == ["AAAA-2222"]
+
+
+# ---- the deployment note: a server role that cannot touch the trail -------------------------------------
+
+@pytest.mark.postgres
+def test_a_server_role_without_those_rights_runs_the_tip_line(tmp_path, postgres_url, clock, references):
+    """README's deployment notes, run: the owner migrates; the server's role may not change, delete,
+    truncate or un-trigger the audit trail, and still serves messages and writes the trail."""
+    from sqlalchemy.engine import make_url
+
+    from .conftest import inbound_fields, signed_post
+
+    storage.upgrade(postgres_url)  # as the owner
+    owner = sa.create_engine(postgres_url)
+    role = f"tipline_app_{uuid4().hex[:10]}"
+    with owner.begin() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        for statement in (
+            f"CREATE ROLE {role} LOGIN",
+            f"GRANT USAGE ON SCHEMA {schema} TO {role}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+            f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_entry FROM {role}",
+        ):
+            conn.exec_driver_sql(statement)
+    server_url = make_url(postgres_url).set(username=role).render_as_string(hide_password=False)
+    app = None
+    try:
+        storage.upgrade(server_url)  # what `tipline serve` does first: nothing left to migrate
+        app = create_app(make_settings(tmp_path, server_url), clock=clock, reference_maker=references)
+        assert signed_post(app.test_client(), inbound_fields("halo")).status_code == 200
+        make_user(app, "admin@example.org", "admin")
+        client_for(app, "admin@example.org")
+        assert [e.action for e in audit_log(app)] == ["login_success"]
+        for statement in ("DELETE FROM audit_entry", "TRUNCATE audit_entry",
+                          "ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_no_delete",
+                          "DROP TRIGGER audit_entry_no_delete ON audit_entry"):
+            with pytest.raises(sa.exc.ProgrammingError, match="permission denied|must be owner"):
+                with storage.writing(app.extensions["tipline"].db) as session:
+                    session.exec(sa.text(statement))
+    finally:
+        if app is not None:
+            app.extensions["tipline"].db.dispose()
+        with owner.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        owner.dispose()
