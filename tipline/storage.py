@@ -518,9 +518,8 @@ def save_dashboard_session(session: Session, *, key_hash: str, data: str, last_s
     return bool(result.rowcount)
 
 
-def end_dashboard_sessions(session: Session, *, user_id: int | None = None, key_hash: str | None = None,
-                           keep: str | None = None) -> int:
-    """End one session (its key's hash) or every session of an account (but `keep`); how many ended."""
+def end_dashboard_sessions(session: Session, *, user_id: int | None = None, key_hash: str | None = None) -> int:
+    """End one session (its key's hash) or every session of an account; how many ended."""
     from .models import DashboardSession
 
     if (user_id is None) == (key_hash is None):
@@ -530,8 +529,6 @@ def end_dashboard_sessions(session: Session, *, user_id: int | None = None, key_
         query = query.where(DashboardSession.key_hash == key_hash)
     else:
         query = query.where(DashboardSession.user_id == user_id)
-        if keep is not None:
-            query = query.where(DashboardSession.key_hash != keep)
     return session.exec(query).rowcount or 0
 
 

@@ -149,7 +149,7 @@ def _finish_login(db_session, user, *, second_factor: bool) -> None:
     audit(db_session, "login_success", actor=user.email, detail={"second_factor": second_factor})
 
 
-@bp.after_app_request
+@bp.after_request
 def _remember_device(response):
     email = g.get("remember_device_for")
     if email:

@@ -21,10 +21,9 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import Flask, Request, Response, session
-from flask.sessions import SecureCookieSessionInterface, SessionMixin, session_json_serializer
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, session_json_serializer
 from itsdangerous import BadSignature
 from sqlalchemy.exc import DBAPIError
-from werkzeug.datastructures import CallbackDict
 
 from .. import storage
 
@@ -40,15 +39,11 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class DashboardSession(CallbackDict, SessionMixin):
+class DashboardSession(SecureCookieSession):
     """The session of one request: a visitor's (key None) or a signed-in browser's (a row's key)."""
 
     def __init__(self, initial=None, *, row=None, key: str | None = None):
-        def changed(self):
-            self.modified = True
-            self.accessed = True
-
-        super().__init__(initial, changed)
+        super().__init__(initial)
         self.key = key
         self.user_id = row.user_id if row is not None else None
         self.pending = bool(row.second_factor_pending) if row is not None else False
@@ -185,10 +180,9 @@ def end(db_session) -> None:
         current["lang"] = lang
 
 
-def end_all(db_session, *, user_id: int, except_this_browser: bool = False) -> int:
+def end_all(db_session, *, user_id: int) -> int:
     """End every session of the account (a new password, a reset, the account disabled)."""
-    keep = key_hash(session.key) if except_this_browser and getattr(session, "key", None) else None
-    return storage.end_dashboard_sessions(db_session, user_id=user_id, keep=keep)
+    return storage.end_dashboard_sessions(db_session, user_id=user_id)
 
 
 def pending_user_id() -> int | None:
