@@ -63,7 +63,17 @@ def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
 
     from . import storage
 
+    from . import is_loopback
+
     settings = _settings()
+    if settings.trusted_proxies and not is_loopback(host) and not settings.allow_remote_proxy:
+        raise click.ClickException(
+            f"TIPLINE_TRUSTED_PROXIES={settings.trusted_proxies} trusts the X-Forwarded-For header, and "
+            f"--host {host} lets anyone who can reach port {port} send it directly: they could forge "
+            f"their address, evade the login limits and write any address into the audit trail. Run "
+            f"behind the proxy on this machine with --host 127.0.0.1; or, if a firewall lets only your "
+            f"proxy (on another machine) reach this port, set TIPLINE_ALLOW_REMOTE_PROXY=1."
+        )
     _tipline(settings)  # refuse to start on broken flows, before forking workers
     storage.upgrade(settings.database_url)
 
@@ -151,7 +161,7 @@ def tips_export(fmt: str) -> None:
 
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     out = sys.stdout
     with storage.reading(engine) as session:
         chunks = json_chunks if fmt == "json" else csv_chunks
@@ -217,7 +227,7 @@ def users_add(email: str, role: str, partner: str | None, password_stdin: bool) 
         raise click.ClickException(str(exc)) from None
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     try:
         with storage.writing(engine) as session:
             partner_model = getattr(models, "Partner", None)
@@ -242,6 +252,45 @@ def users_add(email: str, role: str, partner: str | None, password_stdin: bool) 
     click.echo(f"account {email} ({role}) created; log in at /dashboard/")
 
 
+@users.command("passwd")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+@click.option("--temporary", is_flag=True, help="the account must choose a new password at its next login")
+def users_passwd(email: str, password_stdin: bool, temporary: bool) -> None:
+    """Set a new password for an account and end all its sessions (asks twice unless --password-stdin)."""
+    from . import models, storage
+    from .dashboard.security import PasswordError, check_new_password, hash_password, new_session_token
+
+    email = email.strip().lower()
+    settings = _settings()
+    storage.upgrade(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
+    try:
+        with storage.reading(engine) as session:
+            if storage.user_by_email(session, email=email) is None:
+                raise click.ClickException(f"no account {email}: create it with `tipline users add`")
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        try:
+            check_new_password(password)
+        except PasswordError as exc:
+            raise click.ClickException(str(exc)) from None
+        with storage.writing(engine) as session:
+            user = storage.user_by_email(session, email=email)
+            storage.update_user(session, user_id=user.id, password_hash=hash_password(password),
+                                password_change_required=temporary, session_token=new_session_token())
+            ended = storage.end_dashboard_sessions(session, user_id=user.id)
+            storage.record_audit(session, actor="cli", action="password_reset", at=models.utcnow(), target=email,
+                                 detail={"must_change": temporary})
+            active = user.active
+    finally:
+        engine.dispose()
+    click.echo(f"password of {email} changed; {ended} session{'s' if ended != 1 else ''} ended"
+               + ("; a new one must be chosen at the next login" if temporary else ""))
+    if not active:
+        click.echo(f"note: {email} is disabled; an admin can enable it on the dashboard's Accounts page")
 
 
 # ---- outbox, partners, retention (issue 4) --------------------------------------------------------
@@ -303,7 +352,7 @@ def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:
 
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     with storage.reading(engine) as session:
         rows = storage.list_outbox(session, statuses=statuses, limit=limit)
         references = {t.id: t.reference for t in (storage.tip_by_id(session, tip_id=i) for i in {r.tip_id for r in rows if r.tip_id}) if t}
@@ -386,7 +435,7 @@ def partners_add(name, phone, channel, regions, categories, urgent_only, prefere
             raise click.BadParameter(f"no place with code {', '.join(unknown)} in flows/places.yaml",
                                      param_hint="--region")
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     try:
         with storage.writing(engine) as session:
             if storage.partner_by_name(session, name=name) is not None:

@@ -89,7 +89,7 @@ class TipLine:
     ):
         self.settings = settings
         self.flow = flow or load_flow(settings.flows_path, service_name=settings.service_name)
-        self.db = storage.make_engine(settings.database_url)
+        self.db = storage.make_engine(settings.database_url, **settings.database_timeouts)
         self.contacts = ContactBox(settings.contact_key)
         self.outbound = escalation.Outbound.load(settings, self.contacts, self.flow)
         self.clock = clock
@@ -159,7 +159,8 @@ class TipLine:
         if not inline:
             channels.queue_replies(session, self, message, replies, now=now, reporter=reporter, partner=partner)
         twiml = render_twiml(replies if inline else [])
-        storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
+        storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now,
+                                 reporter=reporter)
         return Reply(twiml, list(replies))
 
     def _unused_reference(self, session) -> str:
@@ -190,6 +191,7 @@ class TipLine:
             storage.unsubscribe_volunteer(session, reporter=reporter, now=now)
             storage.cancel_reporter_outbox(session, reporter=reporter, now=now)
             storage.forget_follow_ups(session, reporter=reporter, now=now)
+            storage.forget_replies(session, reporter=reporter)
         elif isinstance(event, Subscribe):
             storage.subscribe_volunteer(
                 session, reporter=reporter, address_sealed=self.contacts.seal(message.sender),

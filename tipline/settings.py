@@ -60,6 +60,15 @@ class Settings:
     smsgate_send_limit: int = 30  # SMS segments per SIM per 30 minutes, Android's own default
     smsgate_sim_number: int | None = None
     country: str | None = None  # reads local-form numbers; flows/deployment.yaml's `country` if unset
+    # Security and resilience (issue 10).
+    session_idle_hours: int = 8
+    session_max_hours: int = 12
+    db_connect_timeout: int = 3
+    db_statement_timeout: int = 10
+    db_lock_timeout: int = 5
+    ratelimit_storage_uri: str = "memory://"
+    ratelimit_key_prefix: str = "tipline"
+    allow_remote_proxy: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
@@ -94,6 +103,7 @@ class Settings:
             log_level=(get("TIPLINE_LOG_LEVEL") or "INFO").upper(),
             **_outbox_settings(get),
             **_gateway_settings(get),
+            **_security_settings(get),
         )
         values.update(overrides)
         settings = cls(**values)
@@ -122,6 +132,8 @@ class Settings:
             raise SettingsError("TIPLINE_DATABASE_URL names a directory; give a file, e.g. sqlite:///instance/tipline.db")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("TIPLINE_PUBLIC_URL must start with https:// (or http://)")
+        if self.session_idle_hours > self.session_max_hours:
+            raise SettingsError("TIPLINE_SESSION_IDLE_HOURS must not be more than TIPLINE_SESSION_MAX_HOURS")
         self._validate_gateway()
 
     def _validate_gateway(self) -> None:
@@ -143,6 +155,12 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def database_timeouts(self) -> dict[str, int]:
+        """What storage.make_engine needs so that a silent database fails fast instead of hanging."""
+        return {"connect_timeout": self.db_connect_timeout, "statement_timeout": self.db_statement_timeout,
+                "lock_timeout": self.db_lock_timeout}
 
 
 def _int(value: str, name: str) -> int:
@@ -228,4 +246,31 @@ def _gateway_settings(get) -> dict:
         values["smsgate_send_limit"] = _int(get("SMSGATE_SEND_LIMIT"), "SMSGATE_SEND_LIMIT")
     if get("SMSGATE_SIM_NUMBER"):
         values["smsgate_sim_number"] = _int(get("SMSGATE_SIM_NUMBER"), "SMSGATE_SIM_NUMBER")
+    return values
+
+
+def _security_settings(get) -> dict:
+    """Sessions, database timeouts, login limits' store and proxies (issue 10); unset ones keep the defaults."""
+    values: dict = {}
+    for name, key, lowest in (
+        ("TIPLINE_SESSION_IDLE_HOURS", "session_idle_hours", 1),
+        ("TIPLINE_SESSION_MAX_HOURS", "session_max_hours", 1),
+        # psycopg waits at least 2 seconds for a connection, whatever is asked.
+        ("TIPLINE_DB_CONNECT_TIMEOUT", "db_connect_timeout", 2),
+        ("TIPLINE_DB_STATEMENT_TIMEOUT", "db_statement_timeout", 1),
+        ("TIPLINE_DB_LOCK_TIMEOUT", "db_lock_timeout", 1),
+    ):
+        if get(name):
+            values[key] = _int(get(name), name)
+            if values[key] < lowest:
+                raise SettingsError(f"{name} must be at least {lowest}")
+    if get("TIPLINE_RATELIMIT_STORAGE_URI"):
+        values["ratelimit_storage_uri"] = get("TIPLINE_RATELIMIT_STORAGE_URI")
+    if get("TIPLINE_RATELIMIT_KEY_PREFIX"):
+        values["ratelimit_key_prefix"] = get("TIPLINE_RATELIMIT_KEY_PREFIX")
+    if get("TIPLINE_ALLOW_REMOTE_PROXY"):
+        flag = get("TIPLINE_ALLOW_REMOTE_PROXY").lower()
+        if flag not in ("1", "0", "true", "false", "yes", "no"):
+            raise SettingsError("TIPLINE_ALLOW_REMOTE_PROXY must be 1 or 0")
+        values["allow_remote_proxy"] = flag in ("1", "true", "yes")
     return values

@@ -41,6 +41,10 @@ BACKOFF_CAP = timedelta(hours=1)
 LEASE = timedelta(minutes=2)
 MAX_WAIT = timedelta(seconds=30)  # well inside the lease, so no other worker re-claims a row mid-wait
 PURGE_EVERY = timedelta(hours=1)
+# A processed MessageSid is refused as a replay this long; the TwiML it got is kept only while
+# Twilio may still retry (its retries end within 15 seconds), so no reporter's words linger.
+PROCESSED_SID_KEPT = timedelta(days=30)
+PROCESSED_REPLY_KEPT = timedelta(hours=1)
 DELIVERY_ORDER = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5}
 FINAL_DELIVERY = {"undelivered", "failed", "canceled"}
 
@@ -341,22 +345,30 @@ class Worker:
 
 
 def record_status(tipline, *, message_sid: str, status: str, error_code: int | None) -> bool:
-    """A delivery status callback: keep the furthest state; WhatsApp 'not on WhatsApp' falls back to SMS."""
+    """A delivery status callback: keep the furthest state; WhatsApp 'not on WhatsApp' falls back to SMS.
+
+    Idempotent per (MessageSid, status), and what a failure sets off (the SMS copy, a volunteer
+    leaving the watch) happens once per message, on the first final status, whatever else arrives:
+    Twilio may repeat a callback, and undelivered and failed can both come for one message.
+    """
     now = tipline.clock()
     with storage.writing(tipline.db) as session:
         row = storage.outbox_by_sid(session, twilio_sid=message_sid)
         if row is None:
             return False
         current = row.delivery_status
+        if status == current:
+            return True  # a repeated callback changes nothing
+        first_failure = status in FINAL_DELIVERY and current not in FINAL_DELIVERY
         if status in FINAL_DELIVERY or current not in DELIVERY_ORDER or DELIVERY_ORDER.get(status, -1) > DELIVERY_ORDER[current]:
             row.delivery_status = status
         if error_code is not None:
             row.error_code = error_code
         row.updated_at = now
         session.add(row)
-        if status in FINAL_DELIVERY:
+        if first_failure:
             community.after_failure(session, row, code=error_code, now=now)
-        if (status in FINAL_DELIVERY and row.channel == "whatsapp" and error_code in NOT_ON_WHATSAPP
+        if (first_failure and row.channel == "whatsapp" and error_code in NOT_ON_WHATSAPP
                 and row.to_sealed):
             address = tipline.outbound.contacts.open(row.to_sealed)
             if address:
@@ -377,9 +389,11 @@ def purge(tipline, *, now: datetime, dry_run: bool) -> dict[str, int]:
             session, now=now, dry_run=dry_run,
             contacts_before=now - timedelta(days=s.contact_retention_days),
             conversations_before=now - timedelta(days=s.conversation_retention_days),
-            processed_before=now - timedelta(days=2),
+            processed_before=now - PROCESSED_SID_KEPT, replies_before=now - PROCESSED_REPLY_KEPT,
             closed_text_before=now - timedelta(days=s.closed_tip_text_retention_days),
             outbox_before=now - timedelta(days=s.outbox_retention_days),
+            sessions_idle_before=now - timedelta(hours=s.session_idle_hours),
+            sessions_started_before=now - timedelta(hours=s.session_max_hours),
         )
     counts["gateway_events"] = purge_gateway_events(tipline, now=now, dry_run=dry_run)
     if any(counts.values()) or dry_run:
