@@ -63,7 +63,17 @@ def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
 
     from . import storage
 
+    from . import is_loopback
+
     settings = _settings()
+    if settings.trusted_proxies and not is_loopback(host) and not settings.allow_remote_proxy:
+        raise click.ClickException(
+            f"TIPLINE_TRUSTED_PROXIES={settings.trusted_proxies} trusts the X-Forwarded-For header, and "
+            f"--host {host} lets anyone who can reach port {port} send it directly: they could forge "
+            f"their address, evade the login limits and write any address into the audit trail. Run "
+            f"behind the proxy on this machine with --host 127.0.0.1; or, if a firewall lets only your "
+            f"proxy (on another machine) reach this port, set TIPLINE_ALLOW_REMOTE_PROXY=1."
+        )
     _tipline(settings)  # refuse to start on broken flows, before forking workers
     storage.upgrade(settings.database_url)
 
@@ -151,7 +161,7 @@ def tips_export(fmt: str) -> None:
 
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     out = sys.stdout
     with storage.reading(engine) as session:
         chunks = json_chunks if fmt == "json" else csv_chunks
@@ -175,7 +185,7 @@ def tips_status(reference: str, status: str, reason: str | None) -> None:
         raise click.BadParameter("a reference looks like 7KQ2-9PXM", param_hint="REFERENCE")
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     try:
         with storage.writing(engine) as session:
             tip = storage.tip_by_reference(session, reference=found)
@@ -251,7 +261,7 @@ def users_add(email: str, role: str, partner: str | None, password_stdin: bool) 
         raise click.ClickException(str(exc)) from None
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     try:
         with storage.writing(engine) as session:
             partner_model = getattr(models, "Partner", None)
@@ -276,6 +286,45 @@ def users_add(email: str, role: str, partner: str | None, password_stdin: bool) 
     click.echo(f"account {email} ({role}) created; log in at /dashboard/")
 
 
+@users.command("passwd")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+@click.option("--temporary", is_flag=True, help="the account must choose a new password at its next login")
+def users_passwd(email: str, password_stdin: bool, temporary: bool) -> None:
+    """Set a new password for an account and end all its sessions (asks twice unless --password-stdin)."""
+    from . import models, storage
+    from .dashboard.security import PasswordError, check_new_password, hash_password, new_session_token
+
+    email = email.strip().lower()
+    settings = _settings()
+    storage.upgrade(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
+    try:
+        with storage.reading(engine) as session:
+            if storage.user_by_email(session, email=email) is None:
+                raise click.ClickException(f"no account {email}: create it with `tipline users add`")
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        try:
+            check_new_password(password)
+        except PasswordError as exc:
+            raise click.ClickException(str(exc)) from None
+        with storage.writing(engine) as session:
+            user = storage.user_by_email(session, email=email)
+            storage.update_user(session, user_id=user.id, password_hash=hash_password(password),
+                                password_change_required=temporary, session_token=new_session_token())
+            ended = storage.end_dashboard_sessions(session, user_id=user.id)
+            storage.record_audit(session, actor="cli", action="password_reset", at=models.utcnow(), target=email,
+                                 detail={"must_change": temporary})
+            active = user.active
+    finally:
+        engine.dispose()
+    click.echo(f"password of {email} changed; {ended} session{'s' if ended != 1 else ''} ended"
+               + ("; a new one must be chosen at the next login" if temporary else ""))
+    if not active:
+        click.echo(f"note: {email} is disabled; an admin can enable it on the dashboard's Accounts page")
 
 
 # ---- outbox, partners, retention (issue 4) --------------------------------------------------------
@@ -342,7 +391,7 @@ def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:
 
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     messages = tuple(s for s in statuses if s != "unrouted")
     with storage.reading(engine) as session:
         nobody = storage.tips_received_by_nobody(session) if not statuses or "unrouted" in statuses else []
@@ -362,6 +411,7 @@ def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:
             "channel": r.channel, "to": "reporter" if r.reporter else f"***{r.to_hint}",
             "tip": references.get(r.tip_id), "status": r.status, "delivery_status": r.delivery_status,
             "attempts": r.attempts, "error_code": r.error_code, "error": r.error, "twilio_sid": r.twilio_sid,
+            "provider": r.provider,
             "next_attempt_at": _iso(r.next_attempt_at) if r.status == "pending" else None,
         }
         for r in rows
@@ -449,7 +499,7 @@ def partners_add(name, phone, channel, regions, categories, urgent_only, prefere
             raise click.BadParameter(f"no place with code {', '.join(unknown)} in flows/places.yaml",
                                      param_hint="--region")
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     try:
         with storage.writing(engine) as session:
             if storage.partner_by_name(session, name=name) is not None:
@@ -465,6 +515,70 @@ def partners_add(name, phone, channel, regions, categories, urgent_only, prefere
     where = ", ".join(f"{r} ({flow.place(r).name})" if r in codes else r for r in cleaned) if cleaned else "everywhere"
     click.echo(f"partner {name} added: {channel} ***{e164[-2:]}, covers {where}"
                f"{', urgent only' if urgent_only else ''}")
+
+
+# ---- the SMS gateway channel (issue 14) -------------------------------------------------------------
+
+GATEWAY_EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
+
+
+@main.group()
+def gateway() -> None:
+    """SMS Gateway for Android: SMS through a phone with a local SIM."""
+
+
+@gateway.command("check")
+def gateway_check() -> None:
+    """Whether the configured gateway answers, its health, and the webhooks it will call."""
+    import requests
+    from android_sms_gateway import errors as gateway_errors
+
+    from .channels.smsgate import GatewaySender
+
+    settings = _settings()
+    if not settings.smsgate_url:
+        raise click.ClickException("SMSGATE_URL is not set: there is no gateway to check (see the README's "
+                                   "'SMS through a phone in the office')")
+    sender = GatewaySender(settings)
+    faults: list[str] = []
+    try:
+        health = sender.health()
+    except (requests.RequestException, gateway_errors.APIError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"the gateway at {sender.where()} does not answer: {type(exc).__name__} "
+                                   "(is the phone on, the app's server online, the address right?)") from None
+    click.echo(f"gateway {sender.where()} answers: health {health.status.value}"
+               f"{f', app version {health.version}' if health.version else ''}")
+    for name, check in sorted((health.checks or {}).items()):
+        value = "" if check.observed_value is None else f"{check.observed_value} {check.observed_unit or ''}".strip()
+        click.echo(f"  {name:<22} {check.status.value:<5} {value:<16} {check.description or ''}".rstrip())
+    if health.status.value == "fail":
+        faults.append("the app reports a failing health check")
+    try:
+        hooks = sender.webhooks()
+    except gateway_errors.APIError as exc:
+        if exc.status_code in (401, 403):
+            raise click.ClickException("the gateway refuses SMSGATE_USERNAME/SMSGATE_PASSWORD (see the app's "
+                                       "Home tab)") from None
+        raise click.ClickException(f"the gateway answered {exc.status_code} when asked for its webhooks") from None
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        raise click.ClickException(f"the gateway stopped answering: {type(exc).__name__}") from None
+    click.echo("credentials: accepted")
+    expected = f"{settings.public_url.rstrip('/')}/smsgate/events" if settings.public_url else None
+    for event in GATEWAY_EVENTS:
+        urls = [hook.url for hook in hooks if hook.event.value == event]
+        ours = [url for url in urls if url.rstrip("/").endswith("/smsgate/events")]
+        if expected and expected not in urls:
+            ours = []
+        click.echo(f"  webhook {event:<14} {', '.join(ours) if ours else 'NOT REGISTERED'}")
+        if not ours:
+            faults.append(f"no {event} webhook to {expected or 'https://YOUR-HOST/smsgate/events'}")
+    if not settings.smsgate_signing_key:
+        faults.append("SMSGATE_SIGNING_KEY is not set: /smsgate/events refuses every delivery")
+    for fault in faults:
+        click.echo(f"FAULT {fault}", err=True)
+    if faults:
+        raise SystemExit(1)
+    click.echo("gateway: ok")
 
 
 @main.command()

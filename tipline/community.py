@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from . import storage
+
+from . import channels, storage
 from .engine.gsm import non_gsm_characters, segments
 from .engine.words import Words
 from .models import Broadcast, Poll, Volunteer
@@ -172,6 +173,7 @@ def expand(session, tipline, broadcast: Broadcast, *, now: datetime) -> int:
         row = storage.enqueue(
             session, kind=f"{OUTBOX_PREFIX}{broadcast.kind}", channel=volunteer.channel,
             to_sealed=volunteer.address_sealed, to_hint="", body=body, now=now, reporter=volunteer.reporter,
+            provider=channels.provider_for(tipline.settings, volunteer.channel),
         )
         row.next_attempt_at = at
         session.add(row)

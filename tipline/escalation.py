@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import casework, storage
+from . import casework, channels, storage
 from .casework import SYSTEM, Actor
 from .engine import Flow, FlowError, parse_reference
 from .engine.gsm import segments
@@ -67,8 +67,13 @@ class Outbound:
     def queue(
         self, session, *, kind: str, address: str, body: str, now: datetime, tip: Tip | None = None,
         partner: Partner | None = None, reporter: str | None = None, sealed: str | None = None,
+        provider: str | None = None,
     ):
-        """Queue a message to `address` (plain) or to an already sealed reporter contact."""
+        """Queue a message to `address` (plain) or to an already sealed reporter contact.
+
+        `provider` carries it (a reply goes back the way its message came); unset, SMS goes through
+        the local gateway when one is configured (channels.provider_for).
+        """
         channel = "whatsapp" if address.lower().startswith("whatsapp:") else "sms"
         digits = re.sub(r"\D", "", address)
         return storage.enqueue(
@@ -76,6 +81,7 @@ class Outbound:
             # A reporter's number shows no digit anywhere; an organisation's shows its last two.
             to_hint="" if reporter else digits[-2:], body=body, now=now, tip_id=tip.id if tip else None,
             partner_id=partner.id if partner else None, reporter=reporter,
+            provider=provider or channels.provider_for(self.settings, channel),
         )
 
 

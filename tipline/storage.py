@@ -11,6 +11,7 @@ import logging
 import statistics
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,8 +36,17 @@ def _no_fetched_rows(record: logging.LogRecord) -> bool:
     return record.msg != "Row %r"
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine tuned for the dialect: SQLite WAL with immediate writes, psycopg 3 pooling."""
+def make_engine(url: str, *, connect_timeout: int | None = None, statement_timeout: int | None = None,
+                lock_timeout: int | None = None) -> sa.Engine:
+    """An engine tuned for the dialect: SQLite WAL with immediate writes, psycopg 3 pooling.
+
+    The timeouts (seconds; the server's Settings.database_timeouts) make a database that stops
+    answering fail within seconds, so the webhook answers 503 (Twilio retries) and no worker hangs:
+    `connect_timeout` bounds a new connection, `statement_timeout` and `lock_timeout` are the
+    server's own limits, and the client gives up on any answer `ANSWER_GRACE` seconds after the
+    statement timeout (a server that accepts connections and never replies). SQLite has only a
+    busy timeout: the lock timeout.
+    """
     logging.getLogger("sqlalchemy.engine.Engine").addFilter(_no_fetched_rows)  # idempotent
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -45,8 +55,9 @@ def make_engine(url: str) -> sa.Engine:
             # Reporters' words live in this file: readable by the service's user only. SQLite
             # gives the -wal and -shm files the same permissions.
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        busy_seconds = lock_timeout if lock_timeout is not None else 30
         engine = sa.create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+            url, connect_args={"timeout": busy_seconds, "check_same_thread": False}, hide_parameters=True
         )
 
         @event.listens_for(engine, "connect")
@@ -57,7 +68,7 @@ def make_engine(url: str) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -67,7 +78,81 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     # hide_parameters: a database error must never carry a reporter's words into a log line.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+    bounded = any(limit is not None for limit in (connect_timeout, statement_timeout, lock_timeout))
+    engine = sa.create_engine(url, pool_size=5, max_overflow=5, hide_parameters=True, pool_pre_ping=not bounded)
+    if bounded:
+        _bound_postgres_waits(engine, connect_timeout=connect_timeout, statement_timeout=statement_timeout,
+                              lock_timeout=lock_timeout)
+    return engine
+
+
+ANSWER_GRACE = 2  # seconds past the statement timeout before the client stops waiting for the server
+PING_TIMEOUT = 2  # seconds a pooled connection has to answer SELECT 1 before it is replaced
+
+
+def _bound_postgres_waits(engine: sa.Engine, *, connect_timeout: int | None, statement_timeout: int | None,
+                          lock_timeout: int | None) -> None:
+    """Connections that give up: on connecting, on any statement, on a lock, and on a silent server."""
+    import psycopg
+
+    answer_limit = statement_timeout + ANSWER_GRACE if statement_timeout is not None else None
+    options = " ".join(
+        f"-c {name}={seconds * 1000}" for name, seconds in (
+            ("statement_timeout", statement_timeout), ("lock_timeout", lock_timeout)) if seconds is not None
+    )
+
+    class BoundedConnection(psycopg.Connection):
+        """psycopg's connection, waiting at most `answer_limit` seconds for any answer.
+
+        statement_timeout is enforced by the server, so it does nothing when the server itself
+        stops answering (or a proxy in between does); then this limit drops the connection and
+        SQLAlchemy's pool replaces it.
+        """
+
+        limit = answer_limit
+
+        def wait(self, gen, interval=None, timeout=None):
+            limit = timeout if timeout is not None else self.limit
+            started = time.monotonic()
+            try:
+                if interval is None:
+                    return super().wait(gen, timeout=limit)
+                return super().wait(gen, interval=interval, timeout=limit)
+            except psycopg.OperationalError:
+                if limit is not None and time.monotonic() - started >= limit:
+                    self.pgconn.finish()  # mid-protocol: unusable, and SQLAlchemy sees it closed
+                    raise psycopg.OperationalError(f"the database did not answer within {limit:g} s") from None
+                raise
+
+        def ping(self) -> None:
+            previous, self.limit = self.limit, PING_TIMEOUT
+            try:
+                self.execute("SELECT 1")
+            finally:
+                self.limit = previous
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        if connect_timeout is not None:
+            cparams["connect_timeout"] = connect_timeout
+        if options:  # added to any options the URL carries (e.g. a search_path)
+            cparams["options"] = f"{cparams.get('options', '')} {options}".strip()
+        return BoundedConnection.connect(*cargs, **cparams)
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy):
+        # SQLAlchemy's pool_pre_ping would wait on a silent server as long as any statement;
+        # a connection that does not answer SELECT 1 at once is replaced (DisconnectionError).
+        if record.info.pop("fresh", False):
+            return
+        try:
+            dbapi_connection.ping()
+        except psycopg.Error:
+            raise sa.exc.DisconnectionError("the pooled connection did not answer") from None
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection, record):
+        record.info["fresh"] = True
 
 
 @contextmanager
@@ -178,13 +263,31 @@ def lock_conversation(session: Session, *, reporter: str, channel: str) -> Conve
     return session.exec(query).one()
 
 
+# What a repeated message gets once its first answer was dropped: TwiML that sends nothing.
+NO_REPLY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
 def processed_twiml(session: Session, *, message_sid: str) -> str | None:
+    """The TwiML a processed message got (or one that sends nothing, once that is dropped); None if new."""
     row = session.get(ProcessedMessage, message_sid)
-    return row.twiml if row is not None else None
+    if row is None:
+        return None
+    return row.twiml if row.twiml is not None else NO_REPLY_TWIML
 
 
-def record_processed(session: Session, *, message_sid: str, twiml: str, now: datetime) -> None:
-    session.add(ProcessedMessage(message_sid=message_sid, twiml=twiml, received_at=now))
+def record_processed(session: Session, *, message_sid: str, twiml: str, now: datetime,
+                     reporter: str | None = None) -> None:
+    session.add(ProcessedMessage(message_sid=message_sid, twiml=twiml, received_at=now, reporter=reporter))
+
+
+def forget_replies(session: Session, *, reporter: str) -> int:
+    """Drop the answers kept for this reporter's earlier messages (STOP, EXIT): a summary echoed
+    back must not outlive the report. The sids stay, so a replay still changes nothing."""
+    result = session.exec(
+        sa.update(ProcessedMessage).where(ProcessedMessage.reporter == reporter)
+        .values(twiml=None, reporter=None)
+    )
+    return result.rowcount or 0
 
 
 # ---- tips --------------------------------------------------------------------------------------
@@ -387,6 +490,46 @@ def update_user(session: Session, *, user_id: int, **values: Any):
         setattr(user, name, value)
     session.add(user)
     return user
+
+
+def add_dashboard_session(session: Session, *, key_hash: str, user_id: int, now: datetime,
+                          second_factor_pending: bool = False) -> None:
+    from .models import DashboardSession
+
+    session.add(DashboardSession(key_hash=key_hash, user_id=user_id, second_factor_pending=second_factor_pending,
+                                 created_at=now, last_seen_at=now, data=""))
+    session.flush()
+
+
+def dashboard_session(session: Session, *, key_hash: str):
+    from .models import DashboardSession
+
+    return session.get(DashboardSession, key_hash)
+
+
+def save_dashboard_session(session: Session, *, key_hash: str, data: str, last_seen_at: datetime) -> bool:
+    """Keep what the session holds and when it was last used; False when it has ended meanwhile."""
+    from .models import DashboardSession
+
+    result = session.exec(
+        sa.update(DashboardSession).where(DashboardSession.key_hash == key_hash)
+        .values(data=data, last_seen_at=last_seen_at)
+    )
+    return bool(result.rowcount)
+
+
+def end_dashboard_sessions(session: Session, *, user_id: int | None = None, key_hash: str | None = None) -> int:
+    """End one session (its key's hash) or every session of an account; how many ended."""
+    from .models import DashboardSession
+
+    if (user_id is None) == (key_hash is None):
+        raise ValueError("name either an account or one session")
+    query = sa.delete(DashboardSession)
+    if key_hash is not None:
+        query = query.where(DashboardSession.key_hash == key_hash)
+    else:
+        query = query.where(DashboardSession.user_id == user_id)
+    return session.exec(query).rowcount or 0
 
 
 def record_audit(
@@ -861,13 +1004,13 @@ def cancel_reporter_outbox(session: Session, *, reporter: str, now: datetime) ->
 def enqueue(
     session: Session, *, kind: str, channel: str, to_sealed: str, to_hint: str, body: str, now: datetime,
     tip_id: int | None = None, partner_id: int | None = None, reporter: str | None = None,
-    fallback_of_id: int | None = None,
+    fallback_of_id: int | None = None, provider: str = "twilio",
 ) -> OutboxMessage:
     """Queue one outbound message in the caller's transaction: it exists only if the cause does."""
     message = OutboxMessage(
         kind=kind, channel=channel, to_sealed=to_sealed, to_hint=to_hint, body=body, created_at=now,
         updated_at=now, next_attempt_at=now, tip_id=tip_id, partner_id=partner_id, reporter=reporter,
-        fallback_of_id=fallback_of_id,
+        fallback_of_id=fallback_of_id, provider=provider,
     )
     session.add(message)
     session.flush()
@@ -898,8 +1041,15 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) 
     return rows
 
 
-def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: float) -> datetime:
-    """When a message of `seconds` airtime may leave `sender`: the per-number rate across workers."""
+def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: float, burst: float = 0.0,
+                      max_wait: timedelta | None = None) -> datetime:
+    """When a message of `seconds` airtime may leave `sender`: the per-number rate across workers.
+
+    `burst` seconds of airtime may go at once before the spacing starts (a token bucket in the
+    form of GCRA: next_free_at is the bucket's theoretical arrival time). A start later than
+    `max_wait` is only told, not reserved: the caller gives the message back until then, and a
+    message that waits must not use up the allowance twice.
+    """
     insert = pg_insert if _is_postgres(session) else sqlite_insert
     session.execute(
         insert(SendSlot).values(sender=sender, next_free_at=now).on_conflict_do_nothing(index_elements=["sender"])
@@ -908,8 +1058,10 @@ def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: 
     if _is_postgres(session):
         query = query.with_for_update()
     slot = session.exec(query.execution_options(populate_existing=True)).one()
-    start = max(now, slot.next_free_at)
-    slot.next_free_at = start + timedelta(seconds=seconds)
+    start = max(now, slot.next_free_at - timedelta(seconds=burst))
+    if max_wait is not None and start - now > max_wait:
+        return start
+    slot.next_free_at = max(now, slot.next_free_at) + timedelta(seconds=seconds)
     session.add(slot)
     return start
 
@@ -981,14 +1133,25 @@ def forget_follow_ups(session: Session, *, reporter: str, now: datetime) -> None
     )
 
 
-RETENTION_KINDS = ("contacts", "conversations", "processed_messages", "closed_tip_text", "outbox", "follow_ups")
+RETENTION_KINDS = ("contacts", "conversations", "processed_replies", "processed_messages", "closed_tip_text",
+                   "outbox", "follow_ups", "dashboard_sessions")
 
 
 def purge(
     session: Session, *, now: datetime, contacts_before: datetime, conversations_before: datetime,
     processed_before: datetime, closed_text_before: datetime, outbox_before: datetime, dry_run: bool,
+    replies_before: datetime | None = None, sessions_idle_before: datetime | None = None,
+    sessions_started_before: datetime | None = None,
 ) -> dict[str, int]:
-    """Apply the retention rules; return how many rows each rule touched (or would touch)."""
+    """Apply the retention rules; return how many rows each rule touched (or would touch).
+
+    No rule deletes from the audit trail: the database refuses that, and nothing here needs it.
+    """
+    from .models import DashboardSession
+
+    replies_before = replies_before or processed_before
+    sessions_idle_before = sessions_idle_before or now
+    sessions_started_before = sessions_started_before or now
     closed = ("closed", "spam")
     rules: dict[str, tuple] = {
         # A contact address lives no longer than the contact period, nor past the tip's closing.
@@ -999,6 +1162,12 @@ def purge(
         # with nothing in it but the opt-out, so a later message still respects it.
         "conversations": (_Conversation, sa.and_(_Conversation.last_seen_at < conversations_before,
                                                  _Conversation.opted_out.is_(False)), None),
+        # The answer (it can echo a summary) only while Twilio may retry; the bare sid for weeks.
+        "processed_replies": (ProcessedMessage, sa.and_(ProcessedMessage.received_at < replies_before,
+                                                        ProcessedMessage.received_at >= processed_before,
+                                                        sa.or_(ProcessedMessage.twiml.is_not(None),
+                                                               ProcessedMessage.reporter.is_not(None))),
+                              {"twiml": None, "reporter": None}),
         "processed_messages": (ProcessedMessage, ProcessedMessage.received_at < processed_before, None),
         "closed_tip_text": (Tip, sa.and_(Tip.status.in_(closed), Tip.updated_at < closed_text_before,
                                          sa.or_(Tip.description.is_not(None), Tip.location.is_not(None),
@@ -1007,6 +1176,8 @@ def purge(
         "outbox": (OutboxMessage, sa.and_(OutboxMessage.status.in_(("sent", "not_sent", "failed", "dead", "cancelled")),
                                           OutboxMessage.updated_at < outbox_before), None),
         "follow_ups": (FollowUp, FollowUp.asked_at < contacts_before, None),
+        "dashboard_sessions": (DashboardSession, sa.or_(DashboardSession.last_seen_at < sessions_idle_before,
+                                                        DashboardSession.created_at < sessions_started_before), None),
     }
     counts: dict[str, int] = {}
     for name, (model, condition, values) in rules.items():
@@ -1405,3 +1576,36 @@ def save_lesson_schedule(session: Session, *, active: bool, next_at: datetime | 
 
 def idea_by_id(session: Session, *, idea_id: int) -> Idea | None:
     return session.get(Idea, idea_id)
+
+
+# ---- SMS Gateway for Android (issue 14) ------------------------------------------------------------
+
+from .models import GatewayEvent  # noqa: E402
+
+
+def gateway_event_seen(session: Session, *, event_id: str) -> bool:
+    return session.get(GatewayEvent, event_id) is not None
+
+
+def record_gateway_event(session: Session, *, event_id: str, event: str, now: datetime) -> bool:
+    """Remember a handled webhook delivery; False when it was remembered already (a retry)."""
+    insert = pg_insert if _is_postgres(session) else sqlite_insert
+    result = session.execute(
+        insert(GatewayEvent).values(event_id=event_id, event=event, received_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    return bool(result.rowcount)
+
+
+def purge_gateway_events(session: Session, *, before: datetime, dry_run: bool) -> int:
+    condition = GatewayEvent.received_at < before
+    count = session.exec(select(sa.func.count()).select_from(GatewayEvent).where(condition)).one()
+    if count and not dry_run:
+        session.exec(sa.delete(GatewayEvent).where(condition))
+    return count
+
+
+def note_outbox_error(session: Session, *, message_id: int, error: str, now: datetime) -> None:
+    """Keep the provider's words for a failed delivery (an error name, never the message)."""
+    session.exec(sa.update(OutboxMessage).where(OutboxMessage.id == message_id)
+                 .values(error=error[:255], updated_at=now))

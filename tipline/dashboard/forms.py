@@ -108,6 +108,16 @@ class PracticeStartForm(FlaskForm):
     channel = SelectField(_l("Channel"), choices=choices([("sms", "SMS"), ("whatsapp", "WhatsApp")]))
 
 
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=1024)])
+
+
+class ResetPasswordForm(FlaskForm):
+    user_id = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])  # fits a database INTEGER
+
+
 class UserSettingsForm(FlaskForm):
     user_id = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])  # fits a database INTEGER
     totp_required = BooleanField(_l("Require two-factor"))

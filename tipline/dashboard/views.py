@@ -17,7 +17,7 @@ from ..models import TIP_STATUSES
 from ..worker import sending_is_off
 from . import bp
 from .charts import statistics_charts
-from .common import actor, admin_required, audit, now, staff_required, tipline
+from .common import actor, admin_required, audit, audit_queue_view, now, staff_required, tipline
 from .forms import (
     AssignForm,
     DuplicateForm,
@@ -36,7 +36,7 @@ from .forms import (
 PER_PAGE = 50
 AUDIT_PER_PAGE = 100
 STATS_DEFAULT_DAYS = 30
-PRACTICE_KEEP = 16  # messages of the practice transcript kept in the (cookie) session
+PRACTICE_KEEP = 16  # messages of the practice transcript kept in the (server-side) session
 
 
 @bp.app_template_filter("when")
@@ -105,6 +105,8 @@ def queue():
             db_session, filters=filters, role=current_user.role, partner=current_user.partner,
             page=value(form.page) or 1, per_page=PER_PAGE,
         )
+    with storage.writing(tipline().db) as db_session:  # recorded before anything is shown
+        audit_queue_view(db_session, filters, page)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("dashboard/queue.html", form=form, page=page, args=args,
                            tip_url=url_for("dashboard.tip", reference="X")[:-1],

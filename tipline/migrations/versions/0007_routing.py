@@ -1,7 +1,7 @@
 """routing that cannot fail silently, partners' outcomes to confirm (issue 9)
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0011 (main's head when routing merged main: the gateway and security heads merged)
 """
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
@@ -10,7 +10,7 @@ from alembic import op
 import tipline.models
 
 revision = "0007"
-down_revision = "0006"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
