@@ -45,8 +45,10 @@ def test_report_add_status_and_export(store, clock):
     assert tip["additions"][0]["text"] == "they left on a blue truck"
     assert tip["reporter"] == tipline.reporter_of("+15550100031")
     with storage.reading(tipline.db) as session:
-        kinds = [e.kind for e in session.exec(storage.select(storage.TipEvent).order_by(storage.TipEvent.id))]
-    assert kinds == ["created", "escalation_requested", "completed", "addition"]
+        events = list(session.exec(storage.select(storage.TipEvent).order_by(storage.TipEvent.id)))
+    # No partner and no on-call number here: the timeline says nobody received it, never "sent".
+    assert [e.kind for e in events] == ["created", "escalation_requested", "routing", "completed", "addition"]
+    assert events[2].detail == {"to": "unrouted"}
 
 
 def test_exit_discards_and_menu_keeps_unfinished(store):

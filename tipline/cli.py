@@ -170,6 +170,40 @@ def tips_export(fmt: str) -> None:
     engine.dispose()
 
 
+@tips.command("status")
+@click.argument("reference")
+@click.argument("status", type=click.Choice(["new", "triaged", "closed", "spam"]))
+@click.option("--reason", default=None, help="why: needed to go back a step (kept in the audit trail)")
+def tips_status(reference: str, status: str, reason: str | None) -> None:
+    """Move a tip as an operator may (the dashboard's rules); the change goes to the audit trail."""
+    from . import casework, storage
+    from .engine import parse_reference
+    from .models import utcnow
+
+    found = parse_reference("".join(reference.split()))
+    if found is None:
+        raise click.BadParameter("a reference looks like 7KQ2-9PXM", param_hint="REFERENCE")
+    settings = _settings()
+    storage.upgrade(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
+    try:
+        with storage.writing(engine) as session:
+            tip = storage.tip_by_reference(session, reference=found)
+            if tip is None:
+                raise click.ClickException(f"no tip {found}")
+            tip = storage.lock_tip(session, tip_id=tip.id)
+            before = tip.status
+            changed = casework.change_status(session, tip, actor=casework.Actor("cli", "operator"), to=status,
+                                             reason=reason, now=utcnow())
+    except casework.CaseworkRefused as refusal:
+        if refusal.code == "reason_required":
+            raise click.ClickException(f"going back from {before} to {status} needs --reason") from None
+        raise click.ClickException(f"a tip cannot go from {before} to {status}") from None
+    finally:
+        engine.dispose()
+    click.echo(f"tip {found}: {before} -> {status}" if changed else f"tip {found} is {status} already")
+
+
 # ---- flows ----------------------------------------------------------------------------------------
 
 @main.group()
@@ -344,42 +378,72 @@ def outbox() -> None:
 @outbox.command("list")
 @click.option("--json", "as_json", is_flag=True, help="one JSON array of objects")
 @click.option("--status", "statuses", multiple=True,
-              type=click.Choice(["pending", "sending", "sent", "failed", "dead", "cancelled"]))
+              type=click.Choice(["pending", "sending", "sent", "not_sent", "failed", "dead", "cancelled", "unrouted"]),
+              help="only these (unrouted: urgent tips nobody received, listed first)")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000))
 def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:
-    """Show queued, sent and failed outbound messages (failed and dead are the dead letters)."""
+    """Show queued, sent and failed outbound messages (failed and dead are the dead letters).
+
+    Urgent tips that reached nobody come first: no partner and no on-call number ("unrouted"), or
+    escalation failed. not_sent: no TWILIO_ACCOUNT_SID, the message went nowhere.
+    """
     from . import storage
 
     settings = _settings()
     storage.upgrade(settings.database_url)
     engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
+    messages = tuple(s for s in statuses if s != "unrouted")
     with storage.reading(engine) as session:
-        rows = storage.list_outbox(session, statuses=statuses, limit=limit)
+        nobody = storage.tips_received_by_nobody(session) if not statuses or "unrouted" in statuses else []
+        rows = storage.list_outbox(session, statuses=messages, limit=limit) if messages or not statuses else []
         references = {t.id: t.reference for t in (storage.tip_by_id(session, tip_id=i) for i in {r.tip_id for r in rows if r.tip_id}) if t}
     engine.dispose()
+    unrouted = [
+        {"id": None, "created_at": _iso(t.created_at), "kind": "escalation", "channel": None, "to": None,
+         "tip": t.reference, "status": "unrouted" if t.routing == "unrouted" else "escalation_failed",
+         "delivery_status": None, "attempts": 0, "error_code": None, "error": UNROUTED_WORDS[t.routing],
+         "twilio_sid": None, "next_attempt_at": None}
+        for t in nobody
+    ]
     items = [
         {
-            "id": r.id, "created_at": r.created_at.isoformat().replace("+00:00", "Z"), "kind": r.kind,
+            "id": r.id, "created_at": _iso(r.created_at), "kind": r.kind,
             "channel": r.channel, "to": "reporter" if r.reporter else f"***{r.to_hint}",
             "tip": references.get(r.tip_id), "status": r.status, "delivery_status": r.delivery_status,
             "attempts": r.attempts, "error_code": r.error_code, "error": r.error, "twilio_sid": r.twilio_sid,
             "provider": r.provider,
-            "next_attempt_at": r.next_attempt_at.isoformat().replace("+00:00", "Z") if r.status == "pending" else None,
+            "next_attempt_at": _iso(r.next_attempt_at) if r.status == "pending" else None,
         }
         for r in rows
     ]
     if as_json:
-        click.echo(json.dumps(items, indent=1))
+        click.echo(json.dumps(unrouted + items, indent=1))
         return
+    if unrouted:
+        click.echo(f"WARNING: {len(unrouted)} urgent tip(s) reached nobody; act on them now:")
+        for item in unrouted:
+            click.echo(f"  tip {item['tip']}  {item['created_at']}  {item['status']}: {item['error']}")
+        click.echo("")
     if not items:
-        click.echo("the outbox is empty")
+        click.echo("the outbox is empty" if not statuses else "no message matches")
     for item in items:
         extra = f" code {item['error_code']}" if item["error_code"] else ""
+        status = "not sent (no account)" if item["status"] == "not_sent" else item["status"]
         click.echo(
-            f"{item['id']:>6}  {item['created_at']}  {item['status']:<9} {item['kind']:<10} {item['channel']:<8} "
+            f"{item['id']:>6}  {item['created_at']}  {status:<9} {item['kind']:<10} {item['channel']:<8} "
             f"{item['to']:<9} tip {item['tip'] or '-':<9} tries {item['attempts']}"
             f"{' ' + item['delivery_status'] if item['delivery_status'] else ''}{extra}"
         )
+
+
+UNROUTED_WORDS = {
+    "unrouted": "no partner matches and no on-call number is set (TIPLINE_ONCALL_NUMBER)",
+    "failed": "escalation failed: building or sending it broke, or every message failed",
+}
+
+
+def _iso(when) -> str:
+    return when.isoformat().replace("+00:00", "Z")
 
 
 @main.group()

@@ -10,6 +10,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 TIP_STATUSES = ("new", "triaged", "escalated", "acknowledged", "closed", "spam")
+# An urgent tip reached a partner, only the on-call number, nobody ("unrouted": no partner matches and
+# no on-call number is set), or the attempt broke ("failed": an error, or every message failed).
+ROUTINGS = ("partner", "oncall", "unrouted", "failed")
+NOBODY = ("unrouted", "failed")
 URGENCIES = ("immediate", "normal")
 CATEGORIES = (
     "forced_labour", "sexual_exploitation", "recruitment", "online", "child_marriage", "begging", "other",
@@ -88,6 +92,10 @@ class Tip(SQLModel, table=True):
     complete: bool = Field(default=False)
     media_count: int = Field(default=0)
     place_code: str | None = Field(default=None, max_length=16, index=True)  # from flows/places.yaml
+    # Who an urgent tip reached (ROUTINGS); "unrouted" and "failed" mean nobody did, and pin it on top.
+    routing: str | None = Field(default=None, max_length=16)
+    # A partner's DONE waits here for an operator to confirm (and close) or reject it.
+    outcome_reported_at: datetime | None = _when(default=None)
 
 
 class TipAddition(SQLModel, table=True):
@@ -225,12 +233,17 @@ sa.Index("ix_tip_language_created", Tip.language, Tip.created_at)
 sa.Index("ix_tip_channel_created", Tip.channel, Tip.created_at)
 # The pinned emergencies (immediate and still open) and their count come from this index alone.
 sa.Index("ix_tip_urgency_status_created", Tip.urgency, Tip.status, Tip.created_at)
+# Urgent tips nobody received and outcomes waiting for an operator are listed first (tipline/casework.py).
+sa.Index("ix_tip_urgency_routing", Tip.urgency, Tip.routing, Tip.created_at)
+sa.Index("ix_tip_outcome_reported_at", Tip.outcome_reported_at)
 
 
 # ---- partners, escalations and the outbox (issue 4) ------------------------------------------
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "dead", "cancelled")
-ESCALATION_STATUSES = ("sent", "acknowledged", "done", "timed_out")
+# not_sent: there was no account to send with (no TWILIO_ACCOUNT_SID): nobody received it.
+OUTBOX_STATUSES = ("pending", "sending", "sent", "not_sent", "failed", "dead", "cancelled")
+# done: an operator confirmed the partner's outcome; cancelled: the tip was closed before an answer.
+ESCALATION_STATUSES = ("sent", "acknowledged", "done", "timed_out", "cancelled")
 
 
 class Partner(SQLModel, table=True):
@@ -269,7 +282,7 @@ class Escalation(SQLModel, table=True):
     status: str = Field(default="sent", max_length=16)
     due_at: datetime | None = _when(default=None)  # acknowledge by then, or the next partner gets it
     acknowledged_at: datetime | None = _when(default=None)
-    done_at: datetime | None = _when(default=None)
+    done_at: datetime | None = _when(default=None)  # when the partner reported its outcome (DONE)
     note: str | None = Field(default=None, sa_type=sa.Text)
 
 

@@ -34,6 +34,7 @@ from .engine import (
     step,
     words_of,
 )
+from .engine.words import Words
 from .models import utcnow
 from .privacy import ContactBox, normalize_address, pseudonym
 from .settings import Settings
@@ -92,6 +93,7 @@ class TipLine:
         self.db = storage.make_engine(settings.database_url, **settings.database_timeouts)
         self.contacts = ContactBox(settings.contact_key)
         self.outbound = escalation.Outbound.load(settings, self.contacts, self.flow)
+        self.community_words = Words.load(settings.flows_path, "community.yaml", self.flow)
         self.clock = clock
         self.reference_maker = reference_maker
         self.region = channels.deployment_region(settings)

@@ -635,6 +635,8 @@ class QueueFilter:
 
 @dataclass(frozen=True)
 class QueuePage:
+    nobody: list  # urgent, open, and received by nobody (unrouted, or routing failed): first of all
+    to_confirm: list  # a partner reported an outcome (DONE) that no operator confirmed yet
     pinned: list  # immediate danger and still open: shown on the first page, longest waiting first
     pinned_total: int  # how many such tips match; more than `pinned` holds when there are very many
     tips: list  # every matching tip, newest first (pinned ones too: nothing is ever only pinned)
@@ -656,14 +658,29 @@ def tip_queue(
     session: Session, *, filters: QueueFilter, role: str, partner: str | None, page: int = 1,
     per_page: int = 50, pinned_limit: int = 50,
 ) -> QueuePage:
-    """The triage queue: open immediate-danger tips pinned on the first page, then all tips newest first.
+    """The triage queue: on the first page, urgent tips nobody received, partners' outcomes to confirm
+    and open immediate-danger tips, each longest waiting first; then all tips newest first.
 
     Counting stops at QUEUE_COUNT_CAP, so a broad filter over many tips stays fast.
     """
+    from .models import NOBODY
+
     visible = visible_tips(role=role, partner=partner)
     wanted = [visible, *filters.conditions()]
+    staff = role in STAFF_ROLES  # a partner's queue has no routing or confirming to do
+    nobody_received = received_by_nobody(session)
     is_pinned = sa.and_(Tip.urgency == "immediate", Tip.status.in_(OPEN_STATUSES))
-    pinned = []
+    if staff:  # listed once: above the other emergencies
+        is_pinned = sa.and_(is_pinned, sa.or_(Tip.routing.is_(None), Tip.routing.not_in(NOBODY)))
+    to_confirm = sa.and_(Tip.outcome_reported_at.is_not(None), Tip.status.not_in(("closed", "spam")))
+    nobody, confirm, pinned = [], [], []
+    if page == 1 and staff:
+        nobody = list(session.exec(
+            select(Tip).where(*wanted, nobody_received).order_by(Tip.created_at, Tip.id).limit(pinned_limit)
+        ))
+        confirm = list(session.exec(
+            select(Tip).where(*wanted, to_confirm).order_by(Tip.outcome_reported_at, Tip.id).limit(pinned_limit)
+        ))
     if page == 1:
         pinned = list(session.exec(
             select(Tip).where(*wanted, is_pinned).order_by(Tip.created_at, Tip.id).limit(pinned_limit)
@@ -682,8 +699,22 @@ def tip_queue(
         select(Tip).where(*wanted).order_by(Tip.created_at.desc(), Tip.id.desc())
         .offset((page - 1) * per_page).limit(per_page)
     ))
-    return QueuePage(pinned=pinned, pinned_total=pinned_total, tips=tips, total=total, more=more, page=page,
-                     pages=pages, per_page=per_page)
+    return QueuePage(nobody=nobody, to_confirm=confirm, pinned=pinned, pinned_total=pinned_total, tips=tips,
+                     total=total, more=more, page=page, pages=pages, per_page=per_page)
+
+
+def received_by_nobody(session: Session):
+    """The condition "an open urgent tip that reached nobody (unrouted) or whose routing failed"."""
+    from .models import NOBODY
+
+    return sa.and_(Tip.urgency == "immediate", _rare(session, Tip.routing.in_(NOBODY)),
+                   Tip.status.not_in(("closed", "spam")))
+
+
+def _rare(session: Session, condition):
+    """Tell SQLite a condition is rarely true. Its statistics keep averages only, so a column that is
+    nearly always empty (a tip's routing problem) looks common and the planner scans the wrong index."""
+    return sa.func.unlikely(condition) if session.get_bind().dialect.name == "sqlite" else condition
 
 
 def visible_tip(session: Session, *, reference: str, role: str, partner: str | None) -> Tip | None:
@@ -732,35 +763,22 @@ def tip_reference_by_id(session: Session, *, tip_id: int) -> str | None:
     return session.exec(select(Tip.reference).where(Tip.id == tip_id)).first()
 
 
-def set_tip_status(session: Session, *, tip: Tip, status: str, actor: str, now: datetime) -> bool:
-    """Move a tip to another status; every status change goes through here (timeline, triage time).
-
-    Closing a tip (or calling it spam) deletes the contact address its reporter left.
-    """
-    from .models import TIP_STATUSES
-
-    if status not in TIP_STATUSES:
-        raise ValueError(f"unknown status {status!r}")
-    before = tip.status
-    if before == status:
-        return False
-    tip.status = status
-    tip.updated_at = now
-    if status in ("closed", "spam"):
-        tip.contact_sealed = None
-        # The copy of the address a queued question holds goes too, whichever way the tip closed.
-        session.exec(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.tip_id == tip.id, OutboxMessage.reporter.is_not(None),
-                   OutboxMessage.status.in_(("pending", "sending")))
-            .values(status="cancelled", updated_at=now, to_sealed="")
-        )
-    session.add(tip)
+def note_triaged(session: Session, *, tip: Tip, now: datetime) -> None:
+    """The first time anyone moves a tip on from "new" (the statistics' time to triage)."""
     case = _case_for_update(session, tip)
-    if before == "new" and case.triaged_at is None:
+    if case.triaged_at is None:
         case.triaged_at = now
-    add_event(session, tip=tip, kind="status_changed", at=now, actor=actor, detail={"from": before, "to": status})
-    return True
+
+
+def withdraw_reporter_messages(session: Session, *, tip_id: int, now: datetime) -> int:
+    """Nothing queued for this tip's reporter goes out any more, and its sealed address copy goes."""
+    result = session.exec(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.tip_id == tip_id, OutboxMessage.reporter.is_not(None),
+               OutboxMessage.status.in_(("pending", "sending")))
+        .values(status="cancelled", updated_at=now, to_sealed="")
+    )
+    return result.rowcount or 0
 
 
 def assign_tip(session: Session, *, tip: Tip, assignee_id: int | None, actor: str, now: datetime) -> bool:
@@ -776,14 +794,8 @@ def assign_tip(session: Session, *, tip: Tip, assignee_id: int | None, actor: st
     return True
 
 
-def mark_duplicate(session: Session, *, tip: Tip, original: Tip, actor: str, now: datetime) -> None:
-    """Close `tip` as a duplicate of `original`; the original keeps being worked."""
-    if original.id == tip.id:
-        raise ValueError("a tip cannot duplicate itself")
-    case = _case_for_update(session, tip)
-    case.duplicate_of_id = original.id
-    add_event(session, tip=tip, kind="marked_duplicate", at=now, actor=actor, detail={"of": original.reference})
-    set_tip_status(session, tip=tip, status="closed", actor=actor, now=now)
+def link_duplicate(session: Session, *, tip: Tip, original: Tip) -> None:
+    _case_for_update(session, tip).duplicate_of_id = original.id
 
 
 def add_note(session: Session, *, tip: Tip, author: str, text: str, now: datetime) -> None:
@@ -915,21 +927,20 @@ def add_escalation(
 
 
 def overdue_escalations(session: Session, *, now: datetime, limit: int = 100) -> list[Escalation]:
-    """Unacknowledged escalations past their deadline, of tips nobody has acknowledged yet.
+    """Escalations still waiting for their partner's ACK past their deadline, whatever the tip's status.
 
-    On PostgreSQL the rows are locked and rows another worker holds are skipped, so two
-    workers never move the same tip to the next partner twice.
+    The timer is the escalation's own: an ACK (from any partner of the tip) or the tip's closing
+    clears it, a status an operator sets does not. On PostgreSQL the rows are locked and rows another
+    worker holds are skipped, so two workers never move the same tip to the next partner twice.
     """
     query = (
         select(Escalation)
-        .join(Tip, Tip.id == Escalation.tip_id)
-        .where(Escalation.status == "sent", Escalation.due_at.is_not(None), Escalation.due_at <= now,
-               Tip.status == "escalated")
+        .where(Escalation.status == "sent", Escalation.due_at.is_not(None), Escalation.due_at <= now)
         .order_by(Escalation.due_at, Escalation.id)
         .limit(limit)
     )
     if _is_postgres(session):
-        query = query.with_for_update(of=Escalation, skip_locked=True)
+        query = query.with_for_update(skip_locked=True)
     return list(session.exec(query))
 
 
@@ -940,16 +951,44 @@ def lock_tip(session: Session, *, tip_id: int) -> Tip | None:
     return session.exec(query.execution_options(populate_existing=True)).first()
 
 
-def close_tip(session: Session, *, tip: Tip, now: datetime, actor: str) -> bool:
-    """Close a tip: set_tip_status deletes the contact address; nothing queued for its reporter goes out."""
-    changed = set_tip_status(session, tip=tip, status="closed", actor=actor, now=now)
-    session.exec(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.tip_id == tip.id, OutboxMessage.reporter.is_not(None),
-               OutboxMessage.status.in_(("pending", "sending")))
-        .values(status="cancelled", updated_at=now, to_sealed="")
+# What carries a tip to a partner or to the on-call number (never a reporter's follow-up).
+ROUTING_KINDS = ("escalation", "update", "alert")
+NOT_RECEIVED = ("failed", "dead", "not_sent")
+
+
+def reported_outcomes(session: Session, *, tip: Tip) -> list[tuple[str, Escalation]]:
+    """Partners' outcomes (DONE) on this tip that wait for an operator: (partner name, escalation)."""
+    rows = session.exec(
+        select(Partner.name, Escalation).join(Partner, Partner.id == Escalation.partner_id)
+        .where(Escalation.tip_id == tip.id, Escalation.done_at.is_not(None), Escalation.status != "done")
+        .order_by(Escalation.done_at, Escalation.id)
     )
-    return changed
+    return [(name, escalation) for name, escalation in rows]
+
+
+def tip_messages_carried(session: Session, *, tip_id: int) -> set[int | None]:
+    """Who a message about this tip is on its way to or went to: partner ids, None for the on-call number."""
+    return set(session.exec(
+        select(OutboxMessage.partner_id).distinct()
+        .where(OutboxMessage.tip_id == tip_id, OutboxMessage.reporter.is_(None),
+               OutboxMessage.kind.in_(ROUTING_KINDS), OutboxMessage.status.in_(("pending", "sending", "sent")))
+    ))
+
+
+def tip_messages_failed(session: Session, *, tip_id: int) -> bool:
+    """Whether a message about this tip to a partner or the on-call number failed or could not be sent."""
+    return session.exec(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.tip_id == tip_id, OutboxMessage.reporter.is_(None),
+               OutboxMessage.kind.in_(ROUTING_KINDS), OutboxMessage.status.in_(NOT_RECEIVED)).limit(1)
+    ).first() is not None
+
+
+def tips_received_by_nobody(session: Session, *, limit: int = 100) -> list[Tip]:
+    """Open urgent tips that reached nobody ("unrouted") or whose routing failed, longest waiting first."""
+    return list(session.exec(
+        select(Tip).where(received_by_nobody(session)).order_by(Tip.created_at, Tip.id).limit(limit)
+    ))
 
 
 def cancel_reporter_outbox(session: Session, *, reporter: str, now: datetime) -> int:
@@ -1134,7 +1173,7 @@ def purge(
                                          sa.or_(Tip.description.is_not(None), Tip.location.is_not(None),
                                                 Tip.when_seen.is_not(None), Tip.children.is_not(None))),
                             {"description": None, "location": None, "when_seen": None, "children": None}),
-        "outbox": (OutboxMessage, sa.and_(OutboxMessage.status.in_(("sent", "failed", "dead", "cancelled")),
+        "outbox": (OutboxMessage, sa.and_(OutboxMessage.status.in_(("sent", "not_sent", "failed", "dead", "cancelled")),
                                           OutboxMessage.updated_at < outbox_before), None),
         "follow_ups": (FollowUp, FollowUp.asked_at < contacts_before, None),
         "dashboard_sessions": (DashboardSession, sa.or_(DashboardSession.last_seen_at < sessions_idle_before,
@@ -1414,10 +1453,11 @@ def broadcast_outcomes(session: Session, *, broadcast_ids: list[int]) -> dict[in
     """Per broadcast: how many of its messages are waiting, sent, delivered, failed or cancelled.
 
     'delivered' counts Twilio's delivered and read callbacks; 'failed' counts a send refused or a
-    callback saying undelivered; a row the retention rules removed counts as 'purged'.
+    callback saying undelivered; 'not_sent' what went nowhere for want of an account; a row the
+    retention rules removed counts as 'purged'.
     """
     found: dict[int, dict[str, int]] = {
-        bid: {"waiting": 0, "sent": 0, "delivered": 0, "failed": 0, "cancelled": 0, "purged": 0}
+        bid: {"waiting": 0, "sent": 0, "delivered": 0, "failed": 0, "not_sent": 0, "cancelled": 0, "purged": 0}
         for bid in broadcast_ids
     }
     if not broadcast_ids:
@@ -1436,6 +1476,8 @@ def broadcast_outcomes(session: Session, *, broadcast_ids: list[int]) -> dict[in
             bucket = "waiting"
         elif status in ("failed", "dead") or delivery in ("undelivered", "failed"):
             bucket = "failed"
+        elif status == "not_sent":  # no account to send with: never counted as sent
+            bucket = "not_sent"
         elif status == "cancelled":
             bucket = "cancelled"
         elif delivery in ("delivered", "read"):

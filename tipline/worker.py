@@ -116,14 +116,25 @@ class TwilioSender:
         return message.sid, message.status or "queued"
 
 
+NOT_SENT = "not_sent"  # a sender's answer for a message that went nowhere: the row says so, never "sent"
+NO_ACCOUNT = "not sent: no Twilio account (TWILIO_ACCOUNT_SID is not set)"
+
+
+def sending_is_off(settings) -> bool:
+    """Outbound messages go nowhere: with neither a Twilio account nor an SMS gateway the worker only
+    writes them to the log."""
+    return not settings.twilio_account_sid and not settings.smsgate_url
+
+
 class LogSender:
-    """No Twilio account configured: the message goes to the log (number masked, words left out)."""
+    """No Twilio account configured: the message goes to the log (number masked, words left out)
+    and its row reads "not_sent": nobody received it, and nothing counts it as sent."""
 
     def send(self, *, to: str, sender: str, body: str | None, content_sid: str | None = None,
              content_variables: str | None = None, status_callback: str | None = None) -> tuple[str, str]:
         log.info("outbox (no TWILIO_ACCOUNT_SID): to %s, %d segments, not sent to Twilio",
                  mask(to), segments(body or ""))
-        return f"LOG{time.time_ns():x}", "sent"
+        return "", NOT_SENT
 
 
 @dataclass
@@ -207,7 +218,7 @@ class Worker:
         with storage.writing(self.db) as session:
             moved = escalation.handle_timeouts(session, now=now, outbound=self.outbound)
         if moved:
-            log.warning("%d urgent tips were not acknowledged in time and went to the next partner", moved)
+            log.warning("%d urgent tips were not acknowledged in time: sent on to a matching partner or on-call", moved)
         if self._next_purge is None or now >= self._next_purge:
             self._next_purge = now + PURGE_EVERY
             purge(self.tipline, now=now, dry_run=False)
@@ -314,6 +325,8 @@ class Worker:
             if attempts >= self.settings.outbox_max_attempts:
                 return Outcome("dead", values)
             return Outcome("pending", {**values, "next_attempt_at": now + self.backoff(attempts)})
+        if status == NOT_SENT:
+            return Outcome(NOT_SENT, {"attempts": row.attempts + 1, "error_code": None, "error": NO_ACCOUNT})
         return Outcome("sent", {"twilio_sid": sid, "delivery_status": status, "sent_at": now, "sender": sender,
                                 "channel": "whatsapp" if to.startswith("whatsapp:") else "sms",
                                 "attempts": row.attempts + 1, "error_code": None, "error": None})
@@ -331,11 +344,15 @@ class Worker:
                 values["to_sealed"] = ""  # a reporter's address is kept no longer than the sending needs
             settled = storage.settle_outbox(session, message_id=row.id, now=now, status=outcome.status,
                                             claimed_until=None, **values)
-            if outcome.status in ("failed", "dead") and settled is not None and settled.tip_id is not None:
-                tip = storage.tip_by_id(session, tip_id=settled.tip_id)
+            if outcome.status in storage.NOT_RECEIVED and settled is not None and settled.tip_id is not None:
+                tip = storage.lock_tip(session, tip_id=settled.tip_id)
                 if tip is not None:
-                    storage.add_event(session, tip=tip, kind="delivery_failed", at=now,
+                    kind = "not_sent" if outcome.status == NOT_SENT else "delivery_failed"
+                    storage.add_event(session, tip=tip, kind=kind, at=now,
                                       detail={"kind": settled.kind, "outbox": settled.id, "code": settled.error_code})
+                    if tip.urgency == "immediate" and tip.routing and tip.status not in escalation.CLOSED:
+                        # Did anyone receive this urgent tip after all? If not, it is pinned for operators.
+                        escalation.settle_routing(session, tip, now=now)
             if outcome.status == "failed" and settled is not None:
                 community.after_failure(session, settled, code=settled.error_code, now=now)
         level = logging.WARNING if outcome.status in ("failed", "dead") else logging.INFO

@@ -12,6 +12,7 @@ from flask import abort, current_app, request
 from flask_login import UserMixin, current_user, login_required
 
 from .. import storage
+from ..casework import Actor
 from ..service import TipLine
 
 
@@ -116,8 +117,13 @@ def audit_queue_view(session, filters: storage.QueueFilter, page) -> None:
     if "until" in chosen:  # kept as the start of the next day
         chosen["until"] = (chosen["until"] - timedelta(days=1)).date().isoformat()
     detail: dict = {"filters": chosen, "page": page.page}
-    shown = list(dict.fromkeys(tip.reference for tip in (*page.pinned, *page.tips)))
+    shown = list(dict.fromkeys(tip.reference for tip in (*page.nobody, *page.to_confirm, *page.pinned, *page.tips)))
     detail["shown"] = shown
     if filters.search:
         detail["search"] = {"fingerprint": search_fingerprint(filters.search), "words": len(filters.search.split())}
     audit(session, "queue_searched" if filters.search else "queue_viewed", detail=detail)
+
+
+def actor() -> Actor:
+    """The signed-in operator, as case work records them (email and address)."""
+    return Actor.operator(current_user.email, address())
