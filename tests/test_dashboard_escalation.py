@@ -139,7 +139,8 @@ def test_escalate_from_the_tip_page_reaches_the_partner_through_the_outbox(app, 
 
     Reporter(client, BALI).send("DONE ABCD-EFGH Found him, he is with his aunt now")
     page = operator.get(TIP).get_data(as_text=True)
-    assert "Found him, he is with his aunt now" in page and "done 2026-03-02" in page
+    assert "Found him, he is with his aunt now" in page and "outcome reported 2026-03-02" in page
+    assert "Confirm and close" in page  # DONE waits for an operator
 
     # The partner's own account now sees the tip and its own escalation, never the controls.
     page = partner.get(TIP).get_data(as_text=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tipline import create_app, storage
+from tipline import casework, create_app, storage
 
 from .conftest import make_settings
 from .dashboard_support import add_tip, at, audit_log, escalate, fast_passwords, make_user  # noqa: F401
@@ -56,7 +56,8 @@ def test_partner_scope(seeded):
 def test_statistics(seeded, clock):
     with storage.writing(seeded.extensions["tipline"].db) as session:
         tip = storage.tip_by_reference(session, reference="BBBB-2222")
-        storage.set_tip_status(session, tip=tip, status="triaged", actor="operator@example.org", now=clock.now)
+        casework.change_status(session, tip, actor=casework.Actor.operator("operator@example.org"), to="triaged",
+                               now=clock.now)
     with storage.reading(seeded.extensions["tipline"].db) as session:
         numbers = storage.tip_statistics(session, since=at(clock, days=10), until=clock.now)
     assert numbers["total"] == 3

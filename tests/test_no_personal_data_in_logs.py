@@ -265,3 +265,58 @@ def test_terminal_chat_logs_nothing_personal(tmp_path, sqlite_url, caplog):
     assert "Report code:" in result.output
     text = log_text(caplog)
     assert not [w for w in SMS_WORDS if w in text]
+
+
+# ---- the SMS gateway channel (issue 14) ----------------------------------------------------------
+
+GATEWAY_LOCAL, GATEWAY_E164 = "0812-0000-0103", "+6281200000103"
+GATEWAY_WORDS = [
+    "halo sy mau lapor",
+    "ada anak2 dipaksa kerja di gudang Kenari blakang terminal",
+    "kampung Cempakawangi rt 3",
+    "tadi mlm jam 11an",
+]
+GATEWAY_NUMBER_FORMS = [GATEWAY_LOCAL, GATEWAY_LOCAL.replace("-", ""), GATEWAY_E164, GATEWAY_E164[1:], "81200000103"]
+
+
+def test_gateway_conversation_logs_nothing_personal(debug_logs, tmp_path, database_url, clock, references):
+    """Inbound deliveries, the worker's sends, an outage, delivery states and refused requests."""
+    from tests.fake_smsgate import FakeGateway, received, status
+    from tests.gateway_support import Phone, gateway_app, post_event
+    from sqlmodel import select
+
+    from tipline import storage
+    from tipline.models import OutboxMessage
+
+    with FakeGateway() as fake:
+        app = gateway_app(tmp_path, database_url, fake, clock, references)
+        tipline, client = app.extensions["tipline"], app.test_client()
+        try:
+            phone = Phone(client, tipline, fake, clock, sender=GATEWAY_LOCAL, number=GATEWAY_E164)
+            words = iter(GATEWAY_WORDS)
+            phone.text(next(words))
+            phone.text("1")
+            phone.text("gak")
+            phone.text(next(words))
+            phone.text("1")
+            fake.fail(503)
+            phone.text(next(words))  # the reply waits for the gateway to come back
+            clock.advance(minutes=5)
+            phone.worker.run_once()
+            phone.text(next(words))
+            with storage.reading(tipline.db) as session:
+                sent = [r.twilio_sid for r in session.exec(select(OutboxMessage).order_by(OutboxMessage.id)) if r.twilio_sid]
+            post_event(client, status("sms:delivered", sent[0], GATEWAY_E164), clock=clock)
+            post_event(client, status("sms:failed", sent[1], GATEWAY_E164, reason="RESULT_ERROR_NO_SERVICE"), clock=clock)
+            post_event(client, received(GATEWAY_LOCAL, GATEWAY_WORDS[1]), clock=clock, key="forged-key")
+            post_event(client, received(GATEWAY_LOCAL, GATEWAY_WORDS[1]), clock=clock, skew=-3600)
+            client.post("/smsgate/events", data=received(GATEWAY_LOCAL, GATEWAY_WORDS[1]), content_type="application/json")
+        finally:
+            tipline.db.dispose()
+    text = log_text(debug_logs)
+    assert "message GWEv" in text and "outbox" in text, "the capture works: messages and sends are logged by id"
+    assert "refused request to /smsgate/events" in text
+    leaked = [s for s in GATEWAY_NUMBER_FORMS + GATEWAY_WORDS if s in text]
+    assert not leaked, f"personal data in the log: {leaked}"
+    for word in ("Kenari", "Cempakawangi", "00000103"):
+        assert word not in text

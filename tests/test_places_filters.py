@@ -8,10 +8,11 @@ from click.testing import CliRunner
 
 from tipline import storage
 from tipline.cli import main
+from tipline.engine import load_flow
 from tipline.escalation import matches
 from tipline.models import Partner, Tip
 
-from .conftest import Reporter
+from .conftest import FLOWS, Reporter
 from .dashboard_support import accounts, add_tip, at, fast_passwords, operator  # noqa: F401
 
 REF = re.compile(r'href="/dashboard/tips/([A-Z0-9]{4}-[A-Z0-9]{4})"')
@@ -41,12 +42,13 @@ def partner(regions: list[str]) -> Partner:
 
 
 def test_a_partner_covering_a_province_takes_its_regencies():
+    flow = load_flow(FLOWS)
     tip = Tip(reference="AAAA-2222", reporter="x", urgency="immediate", place_code="32.04", location="Kab. Bandung")
-    assert matches(partner(["32"]), tip) and matches(partner(["32.04"]), tip)
-    assert not matches(partner(["33"]), tip) and not matches(partner(["32.01"]), tip)
-    assert not matches(partner(["3"]), tip)  # "3" is not a prefix of province 32
-    assert matches(partner(["Bandung"]), tip)  # words still match the location
-    assert not matches(partner(["32"]), Tip(reference="B", reporter="x", location="Bandung"))
+    assert matches(partner(["32"]), tip, flow) and matches(partner(["32.04"]), tip, flow)
+    assert not matches(partner(["33"]), tip, flow) and not matches(partner(["32.01"]), tip, flow)
+    assert not matches(partner(["3"]), tip, flow)  # "3" is not a prefix of province 32
+    assert matches(partner(["Bandung"]), tip, flow)  # words still match the place's name
+    assert not matches(partner(["32"]), Tip(reference="B", reporter="x", location="Bandung"), flow)
 
 
 def test_urgent_report_from_the_place_list_reaches_the_partner_of_that_province(app, client, tipline):

@@ -49,9 +49,13 @@ def test_report_add_status_and_export(store, clock):
     assert tip["additions"][0]["text"] == "they left on a blue truck"
     assert tip["reporter"] == tipline.reporter_of("+15550100031")
     with storage.reading(tipline.db) as session:
-        kinds = [e.kind for e in session.exec(storage.select(storage.TipEvent).order_by(storage.TipEvent.id))]
+        events = list(session.exec(storage.select(storage.TipEvent).order_by(storage.TipEvent.id)))
         stored = storage.tip_by_reference(session, reference=reference)
-    assert kinds == ["created", "escalation_requested", "place_not_matched", "completed", "addition"]
+    # No partner and no on-call number here: the timeline says nobody received it, never "sent"; the
+    # typed place names no place in the list.
+    assert [e.kind for e in events] == ["created", "escalation_requested", "routing", "place_not_matched",
+                                        "completed", "addition"]
+    assert events[2].detail == {"to": "unrouted"}
     assert stored.pin_hash and pin not in stored.pin_hash and len(stored.pin_hash) == 64  # only a keyed hash
 
 

@@ -210,10 +210,10 @@ def test_retry_after_the_conversation_moved_on_still_gets_the_first_answer(repor
     assert snapshot(tipline) == before
 
 
-def test_retry_with_sms_message_sid_field_only(client, tipline):
-    """Older webhooks carry SmsMessageSid; it identifies the message just as well."""
+def test_retry_with_the_sms_message_sid_alias_repeating_message_sid(client, tipline):
+    """Twilio sends SmsMessageSid and SmsSid equal to MessageSid; with them, a retry is still a retry."""
     fields = inbound_fields("Hi")
-    fields["SmsMessageSid"] = fields.pop("MessageSid")
+    fields["SmsMessageSid"] = fields["SmsSid"] = fields["MessageSid"]
     first = signed_post(client, fields)
     assert first.status_code == 200
     before = snapshot(tipline)

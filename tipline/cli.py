@@ -63,7 +63,17 @@ def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
 
     from . import storage
 
+    from . import is_loopback
+
     settings = _settings()
+    if settings.trusted_proxies and not is_loopback(host) and not settings.allow_remote_proxy:
+        raise click.ClickException(
+            f"TIPLINE_TRUSTED_PROXIES={settings.trusted_proxies} trusts the X-Forwarded-For header, and "
+            f"--host {host} lets anyone who can reach port {port} send it directly: they could forge "
+            f"their address, evade the login limits and write any address into the audit trail. Run "
+            f"behind the proxy on this machine with --host 127.0.0.1; or, if a firewall lets only your "
+            f"proxy (on another machine) reach this port, set TIPLINE_ALLOW_REMOTE_PROXY=1."
+        )
     _tipline(settings)  # refuse to start on broken flows, before forking workers
     storage.upgrade(settings.database_url)
 
@@ -151,13 +161,47 @@ def tips_export(fmt: str) -> None:
 
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     out = sys.stdout
     with storage.reading(engine) as session:
         chunks = json_chunks if fmt == "json" else csv_chunks
         for chunk in chunks(storage.export_tips(session)):
             out.write(chunk)
     engine.dispose()
+
+
+@tips.command("status")
+@click.argument("reference")
+@click.argument("status", type=click.Choice(["new", "triaged", "closed", "spam"]))
+@click.option("--reason", default=None, help="why: needed to go back a step (kept in the audit trail)")
+def tips_status(reference: str, status: str, reason: str | None) -> None:
+    """Move a tip as an operator may (the dashboard's rules); the change goes to the audit trail."""
+    from . import casework, storage
+    from .engine import parse_reference
+    from .models import utcnow
+
+    found = parse_reference("".join(reference.split()))
+    if found is None:
+        raise click.BadParameter("a reference looks like 7KQ2-9PXM", param_hint="REFERENCE")
+    settings = _settings()
+    storage.upgrade(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
+    try:
+        with storage.writing(engine) as session:
+            tip = storage.tip_by_reference(session, reference=found)
+            if tip is None:
+                raise click.ClickException(f"no tip {found}")
+            tip = storage.lock_tip(session, tip_id=tip.id)
+            before = tip.status
+            changed = casework.change_status(session, tip, actor=casework.Actor("cli", "operator"), to=status,
+                                             reason=reason, now=utcnow())
+    except casework.CaseworkRefused as refusal:
+        if refusal.code == "reason_required":
+            raise click.ClickException(f"going back from {before} to {status} needs --reason") from None
+        raise click.ClickException(f"a tip cannot go from {before} to {status}") from None
+    finally:
+        engine.dispose()
+    click.echo(f"tip {found}: {before} -> {status}" if changed else f"tip {found} is {status} already")
 
 
 # ---- flows ----------------------------------------------------------------------------------------
@@ -217,7 +261,7 @@ def users_add(email: str, role: str, partner: str | None, password_stdin: bool) 
         raise click.ClickException(str(exc)) from None
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     try:
         with storage.writing(engine) as session:
             partner_model = getattr(models, "Partner", None)
@@ -242,6 +286,45 @@ def users_add(email: str, role: str, partner: str | None, password_stdin: bool) 
     click.echo(f"account {email} ({role}) created; log in at /dashboard/")
 
 
+@users.command("passwd")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+@click.option("--temporary", is_flag=True, help="the account must choose a new password at its next login")
+def users_passwd(email: str, password_stdin: bool, temporary: bool) -> None:
+    """Set a new password for an account and end all its sessions (asks twice unless --password-stdin)."""
+    from . import models, storage
+    from .dashboard.security import PasswordError, check_new_password, hash_password, new_session_token
+
+    email = email.strip().lower()
+    settings = _settings()
+    storage.upgrade(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
+    try:
+        with storage.reading(engine) as session:
+            if storage.user_by_email(session, email=email) is None:
+                raise click.ClickException(f"no account {email}: create it with `tipline users add`")
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        try:
+            check_new_password(password)
+        except PasswordError as exc:
+            raise click.ClickException(str(exc)) from None
+        with storage.writing(engine) as session:
+            user = storage.user_by_email(session, email=email)
+            storage.update_user(session, user_id=user.id, password_hash=hash_password(password),
+                                password_change_required=temporary, session_token=new_session_token())
+            ended = storage.end_dashboard_sessions(session, user_id=user.id)
+            storage.record_audit(session, actor="cli", action="password_reset", at=models.utcnow(), target=email,
+                                 detail={"must_change": temporary})
+            active = user.active
+    finally:
+        engine.dispose()
+    click.echo(f"password of {email} changed; {ended} session{'s' if ended != 1 else ''} ended"
+               + ("; a new one must be chosen at the next login" if temporary else ""))
+    if not active:
+        click.echo(f"note: {email} is disabled; an admin can enable it on the dashboard's Accounts page")
 
 
 # ---- outbox, partners, retention (issue 4) --------------------------------------------------------
@@ -295,41 +378,72 @@ def outbox() -> None:
 @outbox.command("list")
 @click.option("--json", "as_json", is_flag=True, help="one JSON array of objects")
 @click.option("--status", "statuses", multiple=True,
-              type=click.Choice(["pending", "sending", "sent", "failed", "dead", "cancelled"]))
+              type=click.Choice(["pending", "sending", "sent", "not_sent", "failed", "dead", "cancelled", "unrouted"]),
+              help="only these (unrouted: urgent tips nobody received, listed first)")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000))
 def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:
-    """Show queued, sent and failed outbound messages (failed and dead are the dead letters)."""
+    """Show queued, sent and failed outbound messages (failed and dead are the dead letters).
+
+    Urgent tips that reached nobody come first: no partner and no on-call number ("unrouted"), or
+    escalation failed. not_sent: no TWILIO_ACCOUNT_SID, the message went nowhere.
+    """
     from . import storage
 
     settings = _settings()
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
+    messages = tuple(s for s in statuses if s != "unrouted")
     with storage.reading(engine) as session:
-        rows = storage.list_outbox(session, statuses=statuses, limit=limit)
+        nobody = storage.tips_received_by_nobody(session) if not statuses or "unrouted" in statuses else []
+        rows = storage.list_outbox(session, statuses=messages, limit=limit) if messages or not statuses else []
         references = {t.id: t.reference for t in (storage.tip_by_id(session, tip_id=i) for i in {r.tip_id for r in rows if r.tip_id}) if t}
     engine.dispose()
+    unrouted = [
+        {"id": None, "created_at": _iso(t.created_at), "kind": "escalation", "channel": None, "to": None,
+         "tip": t.reference, "status": "unrouted" if t.routing == "unrouted" else "escalation_failed",
+         "delivery_status": None, "attempts": 0, "error_code": None, "error": UNROUTED_WORDS[t.routing],
+         "twilio_sid": None, "next_attempt_at": None}
+        for t in nobody
+    ]
     items = [
         {
-            "id": r.id, "created_at": r.created_at.isoformat().replace("+00:00", "Z"), "kind": r.kind,
+            "id": r.id, "created_at": _iso(r.created_at), "kind": r.kind,
             "channel": r.channel, "to": "reporter" if r.reporter else f"***{r.to_hint}",
             "tip": references.get(r.tip_id), "status": r.status, "delivery_status": r.delivery_status,
             "attempts": r.attempts, "error_code": r.error_code, "error": r.error, "twilio_sid": r.twilio_sid,
-            "next_attempt_at": r.next_attempt_at.isoformat().replace("+00:00", "Z") if r.status == "pending" else None,
+            "provider": r.provider,
+            "next_attempt_at": _iso(r.next_attempt_at) if r.status == "pending" else None,
         }
         for r in rows
     ]
     if as_json:
-        click.echo(json.dumps(items, indent=1))
+        click.echo(json.dumps(unrouted + items, indent=1))
         return
+    if unrouted:
+        click.echo(f"WARNING: {len(unrouted)} urgent tip(s) reached nobody; act on them now:")
+        for item in unrouted:
+            click.echo(f"  tip {item['tip']}  {item['created_at']}  {item['status']}: {item['error']}")
+        click.echo("")
     if not items:
-        click.echo("the outbox is empty")
+        click.echo("the outbox is empty" if not statuses else "no message matches")
     for item in items:
         extra = f" code {item['error_code']}" if item["error_code"] else ""
+        status = "not sent (no account)" if item["status"] == "not_sent" else item["status"]
         click.echo(
-            f"{item['id']:>6}  {item['created_at']}  {item['status']:<9} {item['kind']:<10} {item['channel']:<8} "
+            f"{item['id']:>6}  {item['created_at']}  {status:<9} {item['kind']:<10} {item['channel']:<8} "
             f"{item['to']:<9} tip {item['tip'] or '-':<9} tries {item['attempts']}"
             f"{' ' + item['delivery_status'] if item['delivery_status'] else ''}{extra}"
         )
+
+
+UNROUTED_WORDS = {
+    "unrouted": "no partner matches and no on-call number is set (TIPLINE_ONCALL_NUMBER)",
+    "failed": "escalation failed: building or sending it broke, or every message failed",
+}
+
+
+def _iso(when) -> str:
+    return when.isoformat().replace("+00:00", "Z")
 
 
 @main.group()
@@ -385,7 +499,7 @@ def partners_add(name, phone, channel, regions, categories, urgent_only, prefere
             raise click.BadParameter(f"no place with code {', '.join(unknown)} in flows/places.yaml",
                                      param_hint="--region")
     storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url)
+    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     try:
         with storage.writing(engine) as session:
             if storage.partner_by_name(session, name=name) is not None:
@@ -401,6 +515,70 @@ def partners_add(name, phone, channel, regions, categories, urgent_only, prefere
     where = ", ".join(f"{r} ({flow.place(r).name})" if r in codes else r for r in cleaned) if cleaned else "everywhere"
     click.echo(f"partner {name} added: {channel} ***{e164[-2:]}, covers {where}"
                f"{', urgent only' if urgent_only else ''}")
+
+
+# ---- the SMS gateway channel (issue 14) -------------------------------------------------------------
+
+GATEWAY_EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
+
+
+@main.group()
+def gateway() -> None:
+    """SMS Gateway for Android: SMS through a phone with a local SIM."""
+
+
+@gateway.command("check")
+def gateway_check() -> None:
+    """Whether the configured gateway answers, its health, and the webhooks it will call."""
+    import requests
+    from android_sms_gateway import errors as gateway_errors
+
+    from .channels.smsgate import GatewaySender
+
+    settings = _settings()
+    if not settings.smsgate_url:
+        raise click.ClickException("SMSGATE_URL is not set: there is no gateway to check (see the README's "
+                                   "'SMS through a phone in the office')")
+    sender = GatewaySender(settings)
+    faults: list[str] = []
+    try:
+        health = sender.health()
+    except (requests.RequestException, gateway_errors.APIError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"the gateway at {sender.where()} does not answer: {type(exc).__name__} "
+                                   "(is the phone on, the app's server online, the address right?)") from None
+    click.echo(f"gateway {sender.where()} answers: health {health.status.value}"
+               f"{f', app version {health.version}' if health.version else ''}")
+    for name, check in sorted((health.checks or {}).items()):
+        value = "" if check.observed_value is None else f"{check.observed_value} {check.observed_unit or ''}".strip()
+        click.echo(f"  {name:<22} {check.status.value:<5} {value:<16} {check.description or ''}".rstrip())
+    if health.status.value == "fail":
+        faults.append("the app reports a failing health check")
+    try:
+        hooks = sender.webhooks()
+    except gateway_errors.APIError as exc:
+        if exc.status_code in (401, 403):
+            raise click.ClickException("the gateway refuses SMSGATE_USERNAME/SMSGATE_PASSWORD (see the app's "
+                                       "Home tab)") from None
+        raise click.ClickException(f"the gateway answered {exc.status_code} when asked for its webhooks") from None
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        raise click.ClickException(f"the gateway stopped answering: {type(exc).__name__}") from None
+    click.echo("credentials: accepted")
+    expected = f"{settings.public_url.rstrip('/')}/smsgate/events" if settings.public_url else None
+    for event in GATEWAY_EVENTS:
+        urls = [hook.url for hook in hooks if hook.event.value == event]
+        ours = [url for url in urls if url.rstrip("/").endswith("/smsgate/events")]
+        if expected and expected not in urls:
+            ours = []
+        click.echo(f"  webhook {event:<14} {', '.join(ours) if ours else 'NOT REGISTERED'}")
+        if not ours:
+            faults.append(f"no {event} webhook to {expected or 'https://YOUR-HOST/smsgate/events'}")
+    if not settings.smsgate_signing_key:
+        faults.append("SMSGATE_SIGNING_KEY is not set: /smsgate/events refuses every delivery")
+    for fault in faults:
+        click.echo(f"FAULT {fault}", err=True)
+    if faults:
+        raise SystemExit(1)
+    click.echo("gateway: ok")
 
 
 @main.command()

@@ -13,14 +13,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 
-import yaml
-
-from . import storage
-from .engine import FlowError
+from . import channels, storage
 from .engine.gsm import non_gsm_characters, segments
+from .engine.words import Words
 from .models import Broadcast, Poll, Volunteer
 
 log = logging.getLogger(__name__)
@@ -39,31 +35,9 @@ def is_volunteer_kind(kind: str | None) -> bool:
 
 # ---- words ------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Words:
-    """flows/community.yaml: one section per language, falling back to English."""
-
-    table: dict
-    service: str
-
-    def say(self, language: str, key: str, **values: str) -> str:
-        template = (self.table.get(language) or {}).get(key) or self.table["en"][key]
-        return template.format(service=self.service, **values)
-
-
-@lru_cache(maxsize=8)
-def _load_words(path: str, service: str) -> Words:
-    try:
-        table = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise FlowError(f"{path}: {exc}") from None
-    if not isinstance(table, dict) or not isinstance(table.get("en"), dict):
-        raise FlowError(f"{path}: needs an 'en' section of messages")
-    return Words(table=table, service=service)
-
-
 def words(tipline) -> Words:
-    return _load_words(str(Path(tipline.settings.flows_path) / "community.yaml"), tipline.flow.service_name)
+    """flows/community.yaml, loaded and checked like every words file (tipline/engine/words.py)."""
+    return tipline.community_words
 
 
 # ---- composing ----------------------------------------------------------------------------------------
@@ -199,6 +173,7 @@ def expand(session, tipline, broadcast: Broadcast, *, now: datetime) -> int:
         row = storage.enqueue(
             session, kind=f"{OUTBOX_PREFIX}{broadcast.kind}", channel=volunteer.channel,
             to_sealed=volunteer.address_sealed, to_hint="", body=body, now=now, reporter=volunteer.reporter,
+            provider=channels.provider_for(tipline.settings, volunteer.channel),
         )
         row.next_attempt_at = at
         session.add(row)

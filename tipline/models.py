@@ -10,6 +10,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 TIP_STATUSES = ("new", "triaged", "escalated", "acknowledged", "closed", "spam")
+# An urgent tip reached a partner, only the on-call number, nobody ("unrouted": no partner matches and
+# no on-call number is set), or the attempt broke ("failed": an error, or every message failed).
+ROUTINGS = ("partner", "oncall", "unrouted", "failed")
+NOBODY = ("unrouted", "failed")
 URGENCIES = ("immediate", "normal")
 CATEGORIES = (
     "forced_labour", "sexual_exploitation", "recruitment", "online", "child_marriage", "begging", "other",
@@ -88,6 +92,10 @@ class Tip(SQLModel, table=True):
     complete: bool = Field(default=False)
     media_count: int = Field(default=0)
     place_code: str | None = Field(default=None, max_length=16, index=True)  # from flows/places.yaml
+    # Who an urgent tip reached (ROUTINGS); "unrouted" and "failed" mean nobody did, and pin it on top.
+    routing: str | None = Field(default=None, max_length=16)
+    # A partner's DONE waits here for an operator to confirm (and close) or reject it.
+    outcome_reported_at: datetime | None = _when(default=None)
     # The PIN given with the reference (ADD/STATUS from another phone), only as a keyed hash, and
     # the wrong tries that lock it for a while (issue 8).
     pin_hash: str | None = Field(default=None, max_length=64)
@@ -120,13 +128,19 @@ class TipEvent(SQLModel, table=True):
 
 
 class ProcessedMessage(SQLModel, table=True):
-    """Twilio MessageSids already handled, with the TwiML we answered: a retry gets the same."""
+    """Twilio MessageSids already handled: a retry gets the same answer, a replay changes nothing.
+
+    The bare sid is kept for weeks (a replayed request is refused that long); the TwiML answered,
+    which can echo a reporter's summary, and whose conversation it was, only while Twilio may
+    still retry: retention drops them, and so does STOP or EXIT.
+    """
 
     __tablename__ = "processed_message"
 
     message_sid: str = Field(primary_key=True, max_length=64)
     received_at: datetime = _when(default_factory=utcnow, index=True)
-    twiml: str = Field(sa_type=sa.Text)
+    twiml: str | None = Field(default=None, sa_type=sa.Text)
+    reporter: str | None = Field(default=None, max_length=64, index=True)
 
 
 # ---- dashboard: accounts, case work, audit trail (issue 3) --------------------------------------
@@ -145,17 +159,39 @@ class User(SQLModel, table=True):
     partner: str | None = Field(default=None, max_length=128)
     password_hash: str = Field(max_length=255)
     active: bool = Field(default=True)
-    # Rotated when the password changes or the account is disabled: old sessions stop working.
+    # Rotated when the password changes or the account is disabled. Sessions themselves are rows
+    # of dashboard_session, ended by deleting them.
     session_token: str = Field(max_length=64)
     totp_sealed: str | None = Field(default=None, sa_type=sa.Text)  # Fernet-sealed TOTP secret
     totp_required: bool = Field(default=False)
     totp_last_step: int | None = Field(default=None)  # a TOTP code is accepted once
     created_at: datetime = _when(default_factory=utcnow)
     last_login_at: datetime | None = _when(default=None)
+    # Set by an admin's reset (or `tipline users passwd --temporary`): choose a new password first.
+    password_change_required: bool = Field(default=False)
+
+
+class DashboardSession(SQLModel, table=True):
+    """A signed-in browser (or one half way, waiting for its second factor).
+
+    The browser's cookie carries only a random key; this row is named by the key's SHA-256, so a
+    copy of the table opens nothing. Everything the session holds (the practice chat, a TOTP
+    secret being set up) lives in `data`, never in the cookie. Logging out, a new password, an
+    admin's reset or disabling the account delete the rows: those sessions end at once.
+    """
+
+    __tablename__ = "dashboard_session"
+
+    key_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="dashboard_user.id", index=True, ondelete="CASCADE")
+    second_factor_pending: bool = Field(default=False)
+    created_at: datetime = _when(default_factory=utcnow)
+    last_seen_at: datetime = _when(default_factory=utcnow, index=True)
+    data: str = Field(default="", sa_type=sa.Text)  # Flask's tagged JSON of the session's contents
 
 
 class AuditEntry(SQLModel, table=True):
-    """Who did what, when: append-only (the database refuses updates)."""
+    """Who did what, when: append-only (the database refuses UPDATE, DELETE and TRUNCATE)."""
 
     __tablename__ = "audit_entry"
     __table_args__ = (
@@ -202,12 +238,17 @@ sa.Index("ix_tip_language_created", Tip.language, Tip.created_at)
 sa.Index("ix_tip_channel_created", Tip.channel, Tip.created_at)
 # The pinned emergencies (immediate and still open) and their count come from this index alone.
 sa.Index("ix_tip_urgency_status_created", Tip.urgency, Tip.status, Tip.created_at)
+# Urgent tips nobody received and outcomes waiting for an operator are listed first (tipline/casework.py).
+sa.Index("ix_tip_urgency_routing", Tip.urgency, Tip.routing, Tip.created_at)
+sa.Index("ix_tip_outcome_reported_at", Tip.outcome_reported_at)
 
 
 # ---- partners, escalations and the outbox (issue 4) ------------------------------------------
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "dead", "cancelled")
-ESCALATION_STATUSES = ("sent", "acknowledged", "done", "timed_out")
+# not_sent: there was no account to send with (no TWILIO_ACCOUNT_SID): nobody received it.
+OUTBOX_STATUSES = ("pending", "sending", "sent", "not_sent", "failed", "dead", "cancelled")
+# done: an operator confirmed the partner's outcome; cancelled: the tip was closed before an answer.
+ESCALATION_STATUSES = ("sent", "acknowledged", "done", "timed_out", "cancelled")
 
 
 class Partner(SQLModel, table=True):
@@ -246,7 +287,7 @@ class Escalation(SQLModel, table=True):
     status: str = Field(default="sent", max_length=16)
     due_at: datetime | None = _when(default=None)  # acknowledge by then, or the next partner gets it
     acknowledged_at: datetime | None = _when(default=None)
-    done_at: datetime | None = _when(default=None)
+    done_at: datetime | None = _when(default=None)  # when the partner reported its outcome (DONE)
     note: str | None = Field(default=None, sa_type=sa.Text)
 
 
@@ -282,6 +323,23 @@ class OutboxMessage(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=255)
     sent_at: datetime | None = _when(default=None)
     fallback_of_id: int | None = Field(default=None, foreign_key="outbox.id", ondelete="SET NULL")
+    # Who carries it: "twilio", or "smsgate" (SMS Gateway for Android, issue 14). For the gateway,
+    # twilio_sid holds the gateway's message id, which its delivery webhooks name.
+    provider: str = Field(default="twilio", max_length=16)
+
+
+class GatewayEvent(SQLModel, table=True):
+    """A webhook delivery from SMS Gateway for Android already handled, by the delivery's own id.
+
+    The app retries a delivery for about two days and the SMS's messageId is derived from its
+    content, so the delivery id is what tells a retry from a new message. Nothing personal here.
+    """
+
+    __tablename__ = "gateway_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    event: str = Field(max_length=32)
+    received_at: datetime = _when(default_factory=utcnow, index=True)
 
 
 class SendSlot(SQLModel, table=True):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 import phonenumbers
 from cryptography.fernet import Fernet, InvalidToken
@@ -16,8 +17,17 @@ from cryptography.fernet import Fernet, InvalidToken
 CHANNEL_PREFIXES = ("whatsapp:", "sms:", "rcs:")
 
 
-def normalize_address(address: str) -> str:
-    """One canonical form per person: no channel prefix, E.164 where it parses as a number."""
+LOCAL_DIGITS = re.compile(r"[0-9][0-9 ().-]*")  # a number written without "+": 0812-0000-0101
+
+
+def normalize_address(address: str, region: str | None = None) -> str:
+    """One canonical form per person: no channel prefix, E.164 where it parses as a number.
+
+    `region` (the deployment's country, e.g. "ID") reads numbers written the local way: an SMS
+    gateway on an Indonesian SIM reports senders as 0812... as often as +62812..., and both must
+    be one reporter. A number that is valid written internationally keeps the form it always had,
+    so no existing pseudonym changes.
+    """
     bare = address.strip()
     lowered = bare.lower()
     for prefix in CHANNEL_PREFIXES:
@@ -26,14 +36,35 @@ def normalize_address(address: str) -> str:
             break
     try:
         number = phonenumbers.parse(bare if bare.startswith("+") else f"+{bare}", None)
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     except phonenumbers.NumberParseException:
+        number = None
+    if region and _written_locally(bare, region) and not (number is not None and phonenumbers.is_valid_number(number)):
+        try:
+            local = phonenumbers.parse(bare, region)
+        except phonenumbers.NumberParseException:
+            local = None
+        if local is not None and phonenumbers.is_valid_number(local):
+            number = local
+    if number is None:
         return bare.lower()
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def pseudonym(address: str, key: str) -> str:
+def _written_locally(bare: str, region: str) -> bool:
+    """Digits that start with the region's trunk prefix (0 in Indonesia), as people write at home."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
+    prefix = metadata.national_prefix if metadata is not None else None
+    return bool(LOCAL_DIGITS.fullmatch(bare)) and (not prefix or bare.startswith(prefix))
+
+
+def is_phone_number(address: str) -> bool:
+    """An E.164 number a message can be sent to (not a short code or a sender name)."""
+    return bool(re.fullmatch(r"\+[1-9][0-9]{6,14}", address))
+
+
+def pseudonym(address: str, key: str, region: str | None = None) -> str:
     """A stable, keyed pseudonym: the same sender on SMS or WhatsApp, never reversible."""
-    digest = hmac.new(key.encode(), normalize_address(address).encode(), hashlib.sha256)
+    digest = hmac.new(key.encode(), normalize_address(address, region).encode(), hashlib.sha256)
     return digest.hexdigest()
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import community, escalation, followup, storage
+from . import casework, channels, community, escalation, followup, storage
 from .engine import (
     Access,
     AddToTip,
@@ -41,6 +41,7 @@ from .engine import (
     step,
     words_of,
 )
+from .engine.words import Words
 from .models import utcnow
 from .privacy import ContactBox, normalize_address, pin_hash, pin_matches, pseudonym
 from .settings import Settings
@@ -50,7 +51,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class InboundMessage:
-    """A message as the webhook parsed it. `sender` is the only identifying part; never log it."""
+    """A message as the webhook parsed it. `sender` is the only identifying part; never log it.
+
+    `provider` is who carried it in ("twilio", "smsgate"): the replies go back the same way.
+    """
 
     message_sid: str
     sender: str
@@ -59,8 +63,7 @@ class InboundMessage:
     media_count: int = 0
     location: str | None = None
     opt_out: str | None = None
-    # Whether the provider confirms opt-out words itself (Twilio on SMS); None: decided by the channel.
-    provider_answers_stop: bool | None = None
+    provider: str = "twilio"
 
     def __repr__(self) -> str:  # keep the sender and the words out of any accidental log line
         return f"InboundMessage(sid={self.message_sid!r}, channel={self.channel!r})"
@@ -100,7 +103,7 @@ class _TipDirectory:
 
     def urgent_route(self, fields: dict[str, Any]) -> bool:
         return escalation.urgent_receivers_exist(
-            self._session, self._tipline.settings, location=fields.get("location"),
+            self._session, outbound=self._tipline.outbound, location=fields.get("location"),
             place_code=fields.get("place_code"), category=fields.get("category"),
         )
 
@@ -119,15 +122,17 @@ class TipLine:
     ):
         self.settings = settings
         self.flow = flow or load_flow(settings.flows_path, service_name=settings.service_name)
-        self.db = storage.make_engine(settings.database_url)
+        self.db = storage.make_engine(settings.database_url, **settings.database_timeouts)
         self.contacts = ContactBox(settings.contact_key)
         self.outbound = escalation.Outbound.load(settings, self.contacts, self.flow)
+        self.community_words = Words.load(settings.flows_path, "community.yaml", self.flow)
         self.clock = clock
         self.reference_maker = reference_maker
         self.pin_maker = pin_maker
+        self.region = channels.deployment_region(settings)
 
     def reporter_of(self, address: str) -> str:
-        return pseudonym(address, self.settings.pseudonym_key)
+        return pseudonym(address, self.settings.pseudonym_key, self.region)
 
     def receive(self, message: InboundMessage, *, language: str | None = None) -> Reply:
         """Handle one inbound message exactly once; a retry of its MessageSid changes nothing."""
@@ -158,7 +163,8 @@ class TipLine:
                     media_count=message.media_count,
                     location=message.location,
                     opt_out=message.opt_out,
-                    provider_answers_stop=message.provider_answers_stop,
+                    # Twilio confirms its own opt-out words on SMS; another provider (the gateway) does not.
+                    provider_answers_stop=None if message.provider == "twilio" else False,
                 ),
                 now,
                 tips=_TipDirectory(session, self, reporter, now),
@@ -172,14 +178,29 @@ class TipLine:
             row.state, row.language, row.data = after.state, after.language, after.to_dict()
             row.last_seen_at, row.opted_out, row.channel = after.last_seen, after.opted_out, message.channel
             session.add(row)
-            twiml = render_twiml(turn.replies)
-            storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
+            reply = self._finalise(session, message, turn.replies, now, reporter=reporter)
         log.info(
             "message %s on %s: state %s, %d replies, events %s",
             message.message_sid, message.channel, after.state, len(turn.replies),
             ",".join(type(e).__name__ for e in turn.events) or "-",
         )
-        return Reply(twiml, list(turn.replies))
+        return reply
+
+    def _finalise(self, session, message: InboundMessage, replies: list[str], now: datetime, *,
+                  reporter: str | None = None, partner=None) -> Reply:
+        """Where every answer to a message is settled, inside the message's transaction.
+
+        The message is recorded as processed (a retry changes nothing). Twilio carries the replies
+        inline as TwiML; a provider whose webhook cannot (the SMS gateway) gets them queued in the
+        outbox here, in the same transaction as the step that made them, or not at all.
+        """
+        inline = message.provider not in channels.QUEUED_REPLIES
+        if not inline:
+            channels.queue_replies(session, self, message, replies, now=now, reporter=reporter, partner=partner)
+        twiml = render_twiml(replies if inline else [])
+        storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now,
+                                 reporter=reporter)
+        return Reply(twiml, list(replies))
 
     def _unused_reference(self, session) -> str:
         while True:
@@ -206,7 +227,9 @@ class TipLine:
             if tip is not None and tip.reporter == reporter:
                 storage.withdraw_tip(session, tip=tip, now=now)
         elif isinstance(event, AddToTip):
-            storage.add_to_tip(session, reference=event.reference, text=event.text, now=now)
+            tip = storage.add_to_tip(session, reference=event.reference, text=event.text, now=now)
+            if tip is not None:
+                casework.reporter_added(session, tip, now=now)
         elif isinstance(event, Escalate):
             tip = storage.tip_by_reference(session, reference=event.reference)
             if tip is not None:
@@ -217,6 +240,7 @@ class TipLine:
             storage.unsubscribe_volunteer(session, reporter=reporter, now=now)
             storage.cancel_reporter_outbox(session, reporter=reporter, now=now)
             storage.forget_follow_ups(session, reporter=reporter, now=now)
+            storage.forget_replies(session, reporter=reporter)
         elif isinstance(event, Subscribe):
             storage.subscribe_volunteer(
                 session, reporter=reporter, address_sealed=self.contacts.seal(message.sender),
@@ -238,7 +262,7 @@ class TipLine:
             return None
         now = self.clock()
         with storage.writing(self.db) as session:
-            partner = storage.partner_by_phone(session, phone=normalize_address(message.sender))
+            partner = storage.partner_by_phone(session, phone=normalize_address(message.sender, self.region))
             if partner is None:
                 return None
             done = storage.processed_twiml(session, message_sid=message.message_sid)
@@ -247,10 +271,9 @@ class TipLine:
             partner.last_inbound_at = now
             session.add(partner)
             text = escalation.partner_command(session, partner, message.text, now=now, outbound=self.outbound)
-            twiml = render_twiml([text])
-            storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
+            reply = self._finalise(session, message, [text], now, partner=partner)
         log.info("message %s: partner %s command", message.message_sid, partner.id)
-        return Reply(twiml, [text])
+        return reply
 
     def _aside_allowed(self, row, message: InboundMessage, now: datetime) -> bool:
         """Whether a message may be taken outside the conversation (a poll or follow-up answer).
@@ -294,10 +317,8 @@ class TipLine:
             return None
         row.last_seen_at = now
         session.add(row)
-        twiml = render_twiml([thanks])
-        storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now)
         log.info("message %s: %s", message.message_sid, what)
-        return Reply(twiml, [thanks])
+        return self._finalise(session, message, [thanks], now, reporter=row.reporter)
 
 
 # What TwiML (XML 1.0) cannot carry, plus DEL and the C1 controls. Replies can echo a reporter's

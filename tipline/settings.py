@@ -53,6 +53,23 @@ class Settings:
     closed_tip_text_retention_days: int = 365
     outbox_retention_days: int = 30
     resume_hours: int = 24  # an interrupted report is offered back this long (0: never)
+    # The SMS Gateway for Android channel (issue 14).
+    smsgate_url: str | None = None
+    smsgate_username: str | None = None
+    smsgate_password: str | None = None
+    smsgate_signing_key: str | None = None
+    smsgate_send_limit: int = 30  # SMS segments per SIM per 30 minutes, Android's own default
+    smsgate_sim_number: int | None = None
+    country: str | None = None  # reads local-form numbers; flows/deployment.yaml's `country` if unset
+    # Security and resilience (issue 10).
+    session_idle_hours: int = 8
+    session_max_hours: int = 12
+    db_connect_timeout: int = 3
+    db_statement_timeout: int = 10
+    db_lock_timeout: int = 5
+    ratelimit_storage_uri: str = "memory://"
+    ratelimit_key_prefix: str = "tipline"
+    allow_remote_proxy: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
@@ -86,6 +103,8 @@ class Settings:
             twilio_api_base_url=get("TWILIO_API_BASE_URL"),
             log_level=(get("TIPLINE_LOG_LEVEL") or "INFO").upper(),
             **_outbox_settings(get),
+            **_gateway_settings(get),
+            **_security_settings(get),
         )
         values.update(overrides)
         settings = cls(**values)
@@ -114,10 +133,35 @@ class Settings:
             raise SettingsError("TIPLINE_DATABASE_URL names a directory; give a file, e.g. sqlite:///instance/tipline.db")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("TIPLINE_PUBLIC_URL must start with https:// (or http://)")
+        if self.session_idle_hours > self.session_max_hours:
+            raise SettingsError("TIPLINE_SESSION_IDLE_HOURS must not be more than TIPLINE_SESSION_MAX_HOURS")
+        self._validate_gateway()
+
+    def _validate_gateway(self) -> None:
+        if self.smsgate_url and not self.smsgate_url.startswith(("http://", "https://")):
+            raise SettingsError("SMSGATE_URL must start with https:// or http://, e.g. http://192.168.1.20:8080")
+        if self.smsgate_url and not (self.smsgate_username and self.smsgate_password):
+            raise SettingsError("SMSGATE_URL is set but SMSGATE_USERNAME or SMSGATE_PASSWORD is not: the app's "
+                                "Home tab shows both")
+        if self.smsgate_sim_number is not None and not 1 <= self.smsgate_sim_number <= 3:
+            raise SettingsError("SMSGATE_SIM_NUMBER must be 1, 2 or 3 (the SIM slot the tip line's card is in)")
+        if self.smsgate_send_limit < 1:
+            raise SettingsError("SMSGATE_SEND_LIMIT must be at least 1 SMS segment per 30 minutes")
+        if self.country is not None:
+            import phonenumbers
+
+            if self.country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+                raise SettingsError(f"TIPLINE_COUNTRY {self.country!r} is not a two-letter country code such as ID")
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def database_timeouts(self) -> dict[str, int]:
+        """What storage.make_engine needs so that a silent database fails fast instead of hanging."""
+        return {"connect_timeout": self.db_connect_timeout, "statement_timeout": self.db_statement_timeout,
+                "lock_timeout": self.db_lock_timeout}
 
 
 def _int(value: str, name: str) -> int:
@@ -188,4 +232,47 @@ def _outbox_settings(get) -> dict:
         if not 0 < rate <= 1000:
             raise SettingsError("TIPLINE_SEND_RATE must be more than 0 and at most 1000 segments per second")
         values["send_rate_per_second"] = rate
+    return values
+
+
+def _gateway_settings(get) -> dict:
+    """SMS Gateway for Android settings (issue 14); unset ones keep the dataclass defaults."""
+    values: dict = {
+        "smsgate_url": get("SMSGATE_URL"),
+        "smsgate_username": get("SMSGATE_USERNAME"),
+        "smsgate_password": get("SMSGATE_PASSWORD"),
+        "smsgate_signing_key": get("SMSGATE_SIGNING_KEY"),
+        "country": get("TIPLINE_COUNTRY"),
+    }
+    if get("SMSGATE_SEND_LIMIT"):
+        values["smsgate_send_limit"] = _int(get("SMSGATE_SEND_LIMIT"), "SMSGATE_SEND_LIMIT")
+    if get("SMSGATE_SIM_NUMBER"):
+        values["smsgate_sim_number"] = _int(get("SMSGATE_SIM_NUMBER"), "SMSGATE_SIM_NUMBER")
+    return values
+
+
+def _security_settings(get) -> dict:
+    """Sessions, database timeouts, login limits' store and proxies (issue 10); unset ones keep the defaults."""
+    values: dict = {}
+    for name, key, lowest in (
+        ("TIPLINE_SESSION_IDLE_HOURS", "session_idle_hours", 1),
+        ("TIPLINE_SESSION_MAX_HOURS", "session_max_hours", 1),
+        # psycopg waits at least 2 seconds for a connection, whatever is asked.
+        ("TIPLINE_DB_CONNECT_TIMEOUT", "db_connect_timeout", 2),
+        ("TIPLINE_DB_STATEMENT_TIMEOUT", "db_statement_timeout", 1),
+        ("TIPLINE_DB_LOCK_TIMEOUT", "db_lock_timeout", 1),
+    ):
+        if get(name):
+            values[key] = _int(get(name), name)
+            if values[key] < lowest:
+                raise SettingsError(f"{name} must be at least {lowest}")
+    if get("TIPLINE_RATELIMIT_STORAGE_URI"):
+        values["ratelimit_storage_uri"] = get("TIPLINE_RATELIMIT_STORAGE_URI")
+    if get("TIPLINE_RATELIMIT_KEY_PREFIX"):
+        values["ratelimit_key_prefix"] = get("TIPLINE_RATELIMIT_KEY_PREFIX")
+    if get("TIPLINE_ALLOW_REMOTE_PROXY"):
+        flag = get("TIPLINE_ALLOW_REMOTE_PROXY").lower()
+        if flag not in ("1", "0", "true", "false", "yes", "no"):
+            raise SettingsError("TIPLINE_ALLOW_REMOTE_PROXY must be 1 or 0")
+        values["allow_remote_proxy"] = flag in ("1", "true", "yes")
     return values

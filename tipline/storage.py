@@ -11,6 +11,7 @@ import logging
 import statistics
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,8 +36,17 @@ def _no_fetched_rows(record: logging.LogRecord) -> bool:
     return record.msg != "Row %r"
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine tuned for the dialect: SQLite WAL with immediate writes, psycopg 3 pooling."""
+def make_engine(url: str, *, connect_timeout: int | None = None, statement_timeout: int | None = None,
+                lock_timeout: int | None = None) -> sa.Engine:
+    """An engine tuned for the dialect: SQLite WAL with immediate writes, psycopg 3 pooling.
+
+    The timeouts (seconds; the server's Settings.database_timeouts) make a database that stops
+    answering fail within seconds, so the webhook answers 503 (Twilio retries) and no worker hangs:
+    `connect_timeout` bounds a new connection, `statement_timeout` and `lock_timeout` are the
+    server's own limits, and the client gives up on any answer `ANSWER_GRACE` seconds after the
+    statement timeout (a server that accepts connections and never replies). SQLite has only a
+    busy timeout: the lock timeout.
+    """
     logging.getLogger("sqlalchemy.engine.Engine").addFilter(_no_fetched_rows)  # idempotent
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -45,8 +55,9 @@ def make_engine(url: str) -> sa.Engine:
             # Reporters' words live in this file: readable by the service's user only. SQLite
             # gives the -wal and -shm files the same permissions.
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        busy_seconds = lock_timeout if lock_timeout is not None else 30
         engine = sa.create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+            url, connect_args={"timeout": busy_seconds, "check_same_thread": False}, hide_parameters=True
         )
 
         @event.listens_for(engine, "connect")
@@ -57,7 +68,7 @@ def make_engine(url: str) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -67,7 +78,81 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     # hide_parameters: a database error must never carry a reporter's words into a log line.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+    bounded = any(limit is not None for limit in (connect_timeout, statement_timeout, lock_timeout))
+    engine = sa.create_engine(url, pool_size=5, max_overflow=5, hide_parameters=True, pool_pre_ping=not bounded)
+    if bounded:
+        _bound_postgres_waits(engine, connect_timeout=connect_timeout, statement_timeout=statement_timeout,
+                              lock_timeout=lock_timeout)
+    return engine
+
+
+ANSWER_GRACE = 2  # seconds past the statement timeout before the client stops waiting for the server
+PING_TIMEOUT = 2  # seconds a pooled connection has to answer SELECT 1 before it is replaced
+
+
+def _bound_postgres_waits(engine: sa.Engine, *, connect_timeout: int | None, statement_timeout: int | None,
+                          lock_timeout: int | None) -> None:
+    """Connections that give up: on connecting, on any statement, on a lock, and on a silent server."""
+    import psycopg
+
+    answer_limit = statement_timeout + ANSWER_GRACE if statement_timeout is not None else None
+    options = " ".join(
+        f"-c {name}={seconds * 1000}" for name, seconds in (
+            ("statement_timeout", statement_timeout), ("lock_timeout", lock_timeout)) if seconds is not None
+    )
+
+    class BoundedConnection(psycopg.Connection):
+        """psycopg's connection, waiting at most `answer_limit` seconds for any answer.
+
+        statement_timeout is enforced by the server, so it does nothing when the server itself
+        stops answering (or a proxy in between does); then this limit drops the connection and
+        SQLAlchemy's pool replaces it.
+        """
+
+        limit = answer_limit
+
+        def wait(self, gen, interval=None, timeout=None):
+            limit = timeout if timeout is not None else self.limit
+            started = time.monotonic()
+            try:
+                if interval is None:
+                    return super().wait(gen, timeout=limit)
+                return super().wait(gen, interval=interval, timeout=limit)
+            except psycopg.OperationalError:
+                if limit is not None and time.monotonic() - started >= limit:
+                    self.pgconn.finish()  # mid-protocol: unusable, and SQLAlchemy sees it closed
+                    raise psycopg.OperationalError(f"the database did not answer within {limit:g} s") from None
+                raise
+
+        def ping(self) -> None:
+            previous, self.limit = self.limit, PING_TIMEOUT
+            try:
+                self.execute("SELECT 1")
+            finally:
+                self.limit = previous
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        if connect_timeout is not None:
+            cparams["connect_timeout"] = connect_timeout
+        if options:  # added to any options the URL carries (e.g. a search_path)
+            cparams["options"] = f"{cparams.get('options', '')} {options}".strip()
+        return BoundedConnection.connect(*cargs, **cparams)
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy):
+        # SQLAlchemy's pool_pre_ping would wait on a silent server as long as any statement;
+        # a connection that does not answer SELECT 1 at once is replaced (DisconnectionError).
+        if record.info.pop("fresh", False):
+            return
+        try:
+            dbapi_connection.ping()
+        except psycopg.Error:
+            raise sa.exc.DisconnectionError("the pooled connection did not answer") from None
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection, record):
+        record.info["fresh"] = True
 
 
 @contextmanager
@@ -178,13 +263,31 @@ def lock_conversation(session: Session, *, reporter: str, channel: str) -> Conve
     return session.exec(query).one()
 
 
+# What a repeated message gets once its first answer was dropped: TwiML that sends nothing.
+NO_REPLY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
 def processed_twiml(session: Session, *, message_sid: str) -> str | None:
+    """The TwiML a processed message got (or one that sends nothing, once that is dropped); None if new."""
     row = session.get(ProcessedMessage, message_sid)
-    return row.twiml if row is not None else None
+    if row is None:
+        return None
+    return row.twiml if row.twiml is not None else NO_REPLY_TWIML
 
 
-def record_processed(session: Session, *, message_sid: str, twiml: str, now: datetime) -> None:
-    session.add(ProcessedMessage(message_sid=message_sid, twiml=twiml, received_at=now))
+def record_processed(session: Session, *, message_sid: str, twiml: str, now: datetime,
+                     reporter: str | None = None) -> None:
+    session.add(ProcessedMessage(message_sid=message_sid, twiml=twiml, received_at=now, reporter=reporter))
+
+
+def forget_replies(session: Session, *, reporter: str) -> int:
+    """Drop the answers kept for this reporter's earlier messages (STOP, EXIT): a summary echoed
+    back must not outlive the report. The sids stay, so a replay still changes nothing."""
+    result = session.exec(
+        sa.update(ProcessedMessage).where(ProcessedMessage.reporter == reporter)
+        .values(twiml=None, reporter=None)
+    )
+    return result.rowcount or 0
 
 
 # ---- tips --------------------------------------------------------------------------------------
@@ -248,19 +351,22 @@ def save_tip(
 # Timeline events that mean staff (or a partner) acted on a tip: EXIT or Delete then keeps it.
 STAFF_EVENTS = (
     "status_changed", "assigned", "note_added", "escalated", "marked_duplicate", "follow_up_asked",
-    "partner_acknowledged", "partner_done", "partner_info",
+    "partner_acknowledged", "partner_outcome", "partner_info", "outcome_confirmed", "outcome_rejected",
 )
 PIN_TRIES = 5  # wrong PINs in a row before a tip's PIN stops working for PIN_LOCK
 PIN_LOCK = timedelta(hours=24)
 
 
 def tip_handling(session: Session, *, tip: Tip) -> str:
-    """"passed_on" (a partner or the on-call number got it), "in_hand" (staff acted) or "none"."""
+    """"passed_on" (a partner or the on-call number has it), "in_hand" (staff acted) or "none".
+
+    An urgent tip is passed on by its routing ("partner", "oncall"; not "unrouted" or "failed"); a tip
+    an operator sent to a partner by its escalation.
+    """
+    if tip.routing in ("partner", "oncall"):
+        return "passed_on"
     escalated = session.exec(select(Escalation.id).where(Escalation.tip_id == tip.id).limit(1)).first()
-    on_call = session.exec(
-        select(OutboxMessage.id).where(OutboxMessage.tip_id == tip.id, OutboxMessage.kind == "escalation").limit(1)
-    ).first()
-    if escalated is not None or on_call is not None:
+    if escalated is not None and tip.routing is None:
         return "passed_on"
     acted = session.exec(
         select(TipEvent.id).where(TipEvent.tip_id == tip.id, TipEvent.kind.in_(STAFF_EVENTS)).limit(1)
@@ -311,7 +417,7 @@ def try_tip_pin(session: Session, *, tip: Tip, correct: bool, now: datetime) -> 
 
 
 def add_to_tip(session: Session, *, reference: str, text: str, now: datetime) -> Tip | None:
-    """The reporter's later words. A closed tip is reopened for operators, never silently filled."""
+    """The reporter's later words (a closed tip goes back to operators: casework.reporter_added)."""
     tip = tip_by_reference(session, reference=reference)
     if tip is None:
         return None
@@ -319,11 +425,6 @@ def add_to_tip(session: Session, *, reference: str, text: str, now: datetime) ->
     tip.updated_at = now
     session.add(tip)
     add_event(session, tip=tip, kind="addition", at=now)
-    if tip.status == "closed":
-        add_event(session, tip=tip, kind="reopened_by_addition", at=now, actor="reporter")
-        set_tip_status(session, tip=tip, status="triaged", actor="reporter", now=now)
-    elif tip.status == "spam":
-        add_event(session, tip=tip, kind="addition_after_close", at=now, actor="reporter")
     return tip
 
 
@@ -451,6 +552,46 @@ def update_user(session: Session, *, user_id: int, **values: Any):
     return user
 
 
+def add_dashboard_session(session: Session, *, key_hash: str, user_id: int, now: datetime,
+                          second_factor_pending: bool = False) -> None:
+    from .models import DashboardSession
+
+    session.add(DashboardSession(key_hash=key_hash, user_id=user_id, second_factor_pending=second_factor_pending,
+                                 created_at=now, last_seen_at=now, data=""))
+    session.flush()
+
+
+def dashboard_session(session: Session, *, key_hash: str):
+    from .models import DashboardSession
+
+    return session.get(DashboardSession, key_hash)
+
+
+def save_dashboard_session(session: Session, *, key_hash: str, data: str, last_seen_at: datetime) -> bool:
+    """Keep what the session holds and when it was last used; False when it has ended meanwhile."""
+    from .models import DashboardSession
+
+    result = session.exec(
+        sa.update(DashboardSession).where(DashboardSession.key_hash == key_hash)
+        .values(data=data, last_seen_at=last_seen_at)
+    )
+    return bool(result.rowcount)
+
+
+def end_dashboard_sessions(session: Session, *, user_id: int | None = None, key_hash: str | None = None) -> int:
+    """End one session (its key's hash) or every session of an account; how many ended."""
+    from .models import DashboardSession
+
+    if (user_id is None) == (key_hash is None):
+        raise ValueError("name either an account or one session")
+    query = sa.delete(DashboardSession)
+    if key_hash is not None:
+        query = query.where(DashboardSession.key_hash == key_hash)
+    else:
+        query = query.where(DashboardSession.user_id == user_id)
+    return session.exec(query).rowcount or 0
+
+
 def record_audit(
     session: Session, *, actor: str, action: str, at: datetime, target: str | None = None,
     address: str | None = None, detail: dict | None = None,
@@ -554,6 +695,8 @@ class QueueFilter:
 
 @dataclass(frozen=True)
 class QueuePage:
+    nobody: list  # urgent, open, and received by nobody (unrouted, or routing failed): first of all
+    to_confirm: list  # a partner reported an outcome (DONE) that no operator confirmed yet
     pinned: list  # immediate danger and still open: shown on the first page, longest waiting first
     pinned_total: int  # how many such tips match; more than `pinned` holds when there are very many
     tips: list  # every matching tip, newest first (pinned ones too: nothing is ever only pinned)
@@ -575,14 +718,29 @@ def tip_queue(
     session: Session, *, filters: QueueFilter, role: str, partner: str | None, page: int = 1,
     per_page: int = 50, pinned_limit: int = 50,
 ) -> QueuePage:
-    """The triage queue: open immediate-danger tips pinned on the first page, then all tips newest first.
+    """The triage queue: on the first page, urgent tips nobody received, partners' outcomes to confirm
+    and open immediate-danger tips, each longest waiting first; then all tips newest first.
 
     Counting stops at QUEUE_COUNT_CAP, so a broad filter over many tips stays fast.
     """
+    from .models import NOBODY
+
     visible = visible_tips(role=role, partner=partner)
     wanted = [visible, *filters.conditions()]
+    staff = role in STAFF_ROLES  # a partner's queue has no routing or confirming to do
+    nobody_received = received_by_nobody(session)
     is_pinned = sa.and_(Tip.urgency == "immediate", Tip.status.in_(OPEN_STATUSES))
-    pinned = []
+    if staff:  # listed once: above the other emergencies
+        is_pinned = sa.and_(is_pinned, sa.or_(Tip.routing.is_(None), Tip.routing.not_in(NOBODY)))
+    to_confirm = sa.and_(Tip.outcome_reported_at.is_not(None), Tip.status.not_in(("closed", "spam")))
+    nobody, confirm, pinned = [], [], []
+    if page == 1 and staff:
+        nobody = list(session.exec(
+            select(Tip).where(*wanted, nobody_received).order_by(Tip.created_at, Tip.id).limit(pinned_limit)
+        ))
+        confirm = list(session.exec(
+            select(Tip).where(*wanted, to_confirm).order_by(Tip.outcome_reported_at, Tip.id).limit(pinned_limit)
+        ))
     if page == 1:
         pinned = list(session.exec(
             select(Tip).where(*wanted, is_pinned).order_by(Tip.created_at, Tip.id).limit(pinned_limit)
@@ -601,8 +759,22 @@ def tip_queue(
         select(Tip).where(*wanted).order_by(Tip.created_at.desc(), Tip.id.desc())
         .offset((page - 1) * per_page).limit(per_page)
     ))
-    return QueuePage(pinned=pinned, pinned_total=pinned_total, tips=tips, total=total, more=more, page=page,
-                     pages=pages, per_page=per_page)
+    return QueuePage(nobody=nobody, to_confirm=confirm, pinned=pinned, pinned_total=pinned_total, tips=tips,
+                     total=total, more=more, page=page, pages=pages, per_page=per_page)
+
+
+def received_by_nobody(session: Session):
+    """The condition "an open urgent tip that reached nobody (unrouted) or whose routing failed"."""
+    from .models import NOBODY
+
+    return sa.and_(Tip.urgency == "immediate", _rare(session, Tip.routing.in_(NOBODY)),
+                   Tip.status.not_in(("closed", "spam")))
+
+
+def _rare(session: Session, condition):
+    """Tell SQLite a condition is rarely true. Its statistics keep averages only, so a column that is
+    nearly always empty (a tip's routing problem) looks common and the planner scans the wrong index."""
+    return sa.func.unlikely(condition) if session.get_bind().dialect.name == "sqlite" else condition
 
 
 def visible_tip(session: Session, *, reference: str, role: str, partner: str | None) -> Tip | None:
@@ -651,35 +823,22 @@ def tip_reference_by_id(session: Session, *, tip_id: int) -> str | None:
     return session.exec(select(Tip.reference).where(Tip.id == tip_id)).first()
 
 
-def set_tip_status(session: Session, *, tip: Tip, status: str, actor: str, now: datetime) -> bool:
-    """Move a tip to another status; every status change goes through here (timeline, triage time).
-
-    Closing a tip (or calling it spam) deletes the contact address its reporter left.
-    """
-    from .models import TIP_STATUSES
-
-    if status not in TIP_STATUSES:
-        raise ValueError(f"unknown status {status!r}")
-    before = tip.status
-    if before == status:
-        return False
-    tip.status = status
-    tip.updated_at = now
-    if status in ("closed", "spam"):
-        tip.contact_sealed = None
-        # The copy of the address a queued question holds goes too, whichever way the tip closed.
-        session.exec(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.tip_id == tip.id, OutboxMessage.reporter.is_not(None),
-                   OutboxMessage.status.in_(("pending", "sending")))
-            .values(status="cancelled", updated_at=now, to_sealed="")
-        )
-    session.add(tip)
+def note_triaged(session: Session, *, tip: Tip, now: datetime) -> None:
+    """The first time anyone moves a tip on from "new" (the statistics' time to triage)."""
     case = _case_for_update(session, tip)
-    if before == "new" and case.triaged_at is None:
+    if case.triaged_at is None:
         case.triaged_at = now
-    add_event(session, tip=tip, kind="status_changed", at=now, actor=actor, detail={"from": before, "to": status})
-    return True
+
+
+def withdraw_reporter_messages(session: Session, *, tip_id: int, now: datetime) -> int:
+    """Nothing queued for this tip's reporter goes out any more, and its sealed address copy goes."""
+    result = session.exec(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.tip_id == tip_id, OutboxMessage.reporter.is_not(None),
+               OutboxMessage.status.in_(("pending", "sending")))
+        .values(status="cancelled", updated_at=now, to_sealed="")
+    )
+    return result.rowcount or 0
 
 
 def assign_tip(session: Session, *, tip: Tip, assignee_id: int | None, actor: str, now: datetime) -> bool:
@@ -695,14 +854,8 @@ def assign_tip(session: Session, *, tip: Tip, assignee_id: int | None, actor: st
     return True
 
 
-def mark_duplicate(session: Session, *, tip: Tip, original: Tip, actor: str, now: datetime) -> None:
-    """Close `tip` as a duplicate of `original`; the original keeps being worked."""
-    if original.id == tip.id:
-        raise ValueError("a tip cannot duplicate itself")
-    case = _case_for_update(session, tip)
-    case.duplicate_of_id = original.id
-    add_event(session, tip=tip, kind="marked_duplicate", at=now, actor=actor, detail={"of": original.reference})
-    set_tip_status(session, tip=tip, status="closed", actor=actor, now=now)
+def link_duplicate(session: Session, *, tip: Tip, original: Tip) -> None:
+    _case_for_update(session, tip).duplicate_of_id = original.id
 
 
 def add_note(session: Session, *, tip: Tip, author: str, text: str, now: datetime) -> None:
@@ -834,21 +987,20 @@ def add_escalation(
 
 
 def overdue_escalations(session: Session, *, now: datetime, limit: int = 100) -> list[Escalation]:
-    """Unacknowledged escalations past their deadline, of tips nobody has acknowledged yet.
+    """Escalations still waiting for their partner's ACK past their deadline, whatever the tip's status.
 
-    On PostgreSQL the rows are locked and rows another worker holds are skipped, so two
-    workers never move the same tip to the next partner twice.
+    The timer is the escalation's own: an ACK (from any partner of the tip) or the tip's closing
+    clears it, a status an operator sets does not. On PostgreSQL the rows are locked and rows another
+    worker holds are skipped, so two workers never move the same tip to the next partner twice.
     """
     query = (
         select(Escalation)
-        .join(Tip, Tip.id == Escalation.tip_id)
-        .where(Escalation.status == "sent", Escalation.due_at.is_not(None), Escalation.due_at <= now,
-               Tip.status == "escalated")
+        .where(Escalation.status == "sent", Escalation.due_at.is_not(None), Escalation.due_at <= now)
         .order_by(Escalation.due_at, Escalation.id)
         .limit(limit)
     )
     if _is_postgres(session):
-        query = query.with_for_update(of=Escalation, skip_locked=True)
+        query = query.with_for_update(skip_locked=True)
     return list(session.exec(query))
 
 
@@ -859,16 +1011,44 @@ def lock_tip(session: Session, *, tip_id: int) -> Tip | None:
     return session.exec(query.execution_options(populate_existing=True)).first()
 
 
-def close_tip(session: Session, *, tip: Tip, now: datetime, actor: str) -> bool:
-    """Close a tip: set_tip_status deletes the contact address; nothing queued for its reporter goes out."""
-    changed = set_tip_status(session, tip=tip, status="closed", actor=actor, now=now)
-    session.exec(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.tip_id == tip.id, OutboxMessage.reporter.is_not(None),
-               OutboxMessage.status.in_(("pending", "sending")))
-        .values(status="cancelled", updated_at=now, to_sealed="")
+# What carries a tip to a partner or to the on-call number (never a reporter's follow-up).
+ROUTING_KINDS = ("escalation", "update", "alert")
+NOT_RECEIVED = ("failed", "dead", "not_sent")
+
+
+def reported_outcomes(session: Session, *, tip: Tip) -> list[tuple[str, Escalation]]:
+    """Partners' outcomes (DONE) on this tip that wait for an operator: (partner name, escalation)."""
+    rows = session.exec(
+        select(Partner.name, Escalation).join(Partner, Partner.id == Escalation.partner_id)
+        .where(Escalation.tip_id == tip.id, Escalation.done_at.is_not(None), Escalation.status != "done")
+        .order_by(Escalation.done_at, Escalation.id)
     )
-    return changed
+    return [(name, escalation) for name, escalation in rows]
+
+
+def tip_messages_carried(session: Session, *, tip_id: int) -> set[int | None]:
+    """Who a message about this tip is on its way to or went to: partner ids, None for the on-call number."""
+    return set(session.exec(
+        select(OutboxMessage.partner_id).distinct()
+        .where(OutboxMessage.tip_id == tip_id, OutboxMessage.reporter.is_(None),
+               OutboxMessage.kind.in_(ROUTING_KINDS), OutboxMessage.status.in_(("pending", "sending", "sent")))
+    ))
+
+
+def tip_messages_failed(session: Session, *, tip_id: int) -> bool:
+    """Whether a message about this tip to a partner or the on-call number failed or could not be sent."""
+    return session.exec(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.tip_id == tip_id, OutboxMessage.reporter.is_(None),
+               OutboxMessage.kind.in_(ROUTING_KINDS), OutboxMessage.status.in_(NOT_RECEIVED)).limit(1)
+    ).first() is not None
+
+
+def tips_received_by_nobody(session: Session, *, limit: int = 100) -> list[Tip]:
+    """Open urgent tips that reached nobody ("unrouted") or whose routing failed, longest waiting first."""
+    return list(session.exec(
+        select(Tip).where(received_by_nobody(session)).order_by(Tip.created_at, Tip.id).limit(limit)
+    ))
 
 
 def cancel_reporter_outbox(session: Session, *, reporter: str, now: datetime) -> int:
@@ -884,13 +1064,13 @@ def cancel_reporter_outbox(session: Session, *, reporter: str, now: datetime) ->
 def enqueue(
     session: Session, *, kind: str, channel: str, to_sealed: str, to_hint: str, body: str, now: datetime,
     tip_id: int | None = None, partner_id: int | None = None, reporter: str | None = None,
-    fallback_of_id: int | None = None,
+    fallback_of_id: int | None = None, provider: str = "twilio",
 ) -> OutboxMessage:
     """Queue one outbound message in the caller's transaction: it exists only if the cause does."""
     message = OutboxMessage(
         kind=kind, channel=channel, to_sealed=to_sealed, to_hint=to_hint, body=body, created_at=now,
         updated_at=now, next_attempt_at=now, tip_id=tip_id, partner_id=partner_id, reporter=reporter,
-        fallback_of_id=fallback_of_id,
+        fallback_of_id=fallback_of_id, provider=provider,
     )
     session.add(message)
     session.flush()
@@ -921,8 +1101,15 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) 
     return rows
 
 
-def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: float) -> datetime:
-    """When a message of `seconds` airtime may leave `sender`: the per-number rate across workers."""
+def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: float, burst: float = 0.0,
+                      max_wait: timedelta | None = None) -> datetime:
+    """When a message of `seconds` airtime may leave `sender`: the per-number rate across workers.
+
+    `burst` seconds of airtime may go at once before the spacing starts (a token bucket in the
+    form of GCRA: next_free_at is the bucket's theoretical arrival time). A start later than
+    `max_wait` is only told, not reserved: the caller gives the message back until then, and a
+    message that waits must not use up the allowance twice.
+    """
     insert = pg_insert if _is_postgres(session) else sqlite_insert
     session.execute(
         insert(SendSlot).values(sender=sender, next_free_at=now).on_conflict_do_nothing(index_elements=["sender"])
@@ -931,8 +1118,10 @@ def reserve_send_slot(session: Session, *, sender: str, now: datetime, seconds: 
     if _is_postgres(session):
         query = query.with_for_update()
     slot = session.exec(query.execution_options(populate_existing=True)).one()
-    start = max(now, slot.next_free_at)
-    slot.next_free_at = start + timedelta(seconds=seconds)
+    start = max(now, slot.next_free_at - timedelta(seconds=burst))
+    if max_wait is not None and start - now > max_wait:
+        return start
+    slot.next_free_at = max(now, slot.next_free_at) + timedelta(seconds=seconds)
     session.add(slot)
     return start
 
@@ -1004,14 +1193,25 @@ def forget_follow_ups(session: Session, *, reporter: str, now: datetime) -> None
     )
 
 
-RETENTION_KINDS = ("contacts", "conversations", "processed_messages", "closed_tip_text", "outbox", "follow_ups")
+RETENTION_KINDS = ("contacts", "conversations", "processed_replies", "processed_messages", "closed_tip_text",
+                   "outbox", "follow_ups", "dashboard_sessions")
 
 
 def purge(
     session: Session, *, now: datetime, contacts_before: datetime, conversations_before: datetime,
     processed_before: datetime, closed_text_before: datetime, outbox_before: datetime, dry_run: bool,
+    replies_before: datetime | None = None, sessions_idle_before: datetime | None = None,
+    sessions_started_before: datetime | None = None,
 ) -> dict[str, int]:
-    """Apply the retention rules; return how many rows each rule touched (or would touch)."""
+    """Apply the retention rules; return how many rows each rule touched (or would touch).
+
+    No rule deletes from the audit trail: the database refuses that, and nothing here needs it.
+    """
+    from .models import DashboardSession
+
+    replies_before = replies_before or processed_before
+    sessions_idle_before = sessions_idle_before or now
+    sessions_started_before = sessions_started_before or now
     closed = ("closed", "spam")
     rules: dict[str, tuple] = {
         # A contact address lives no longer than the contact period, nor past the tip's closing.
@@ -1022,14 +1222,22 @@ def purge(
         # with nothing in it but the opt-out, so a later message still respects it.
         "conversations": (_Conversation, sa.and_(_Conversation.last_seen_at < conversations_before,
                                                  _Conversation.opted_out.is_(False)), None),
+        # The answer (it can echo a summary) only while Twilio may retry; the bare sid for weeks.
+        "processed_replies": (ProcessedMessage, sa.and_(ProcessedMessage.received_at < replies_before,
+                                                        ProcessedMessage.received_at >= processed_before,
+                                                        sa.or_(ProcessedMessage.twiml.is_not(None),
+                                                               ProcessedMessage.reporter.is_not(None))),
+                              {"twiml": None, "reporter": None}),
         "processed_messages": (ProcessedMessage, ProcessedMessage.received_at < processed_before, None),
         "closed_tip_text": (Tip, sa.and_(Tip.status.in_(closed), Tip.updated_at < closed_text_before,
                                          sa.or_(Tip.description.is_not(None), Tip.location.is_not(None),
                                                 Tip.when_seen.is_not(None), Tip.children.is_not(None))),
                             {"description": None, "location": None, "when_seen": None, "children": None}),
-        "outbox": (OutboxMessage, sa.and_(OutboxMessage.status.in_(("sent", "failed", "dead", "cancelled")),
+        "outbox": (OutboxMessage, sa.and_(OutboxMessage.status.in_(("sent", "not_sent", "failed", "dead", "cancelled")),
                                           OutboxMessage.updated_at < outbox_before), None),
         "follow_ups": (FollowUp, FollowUp.asked_at < contacts_before, None),
+        "dashboard_sessions": (DashboardSession, sa.or_(DashboardSession.last_seen_at < sessions_idle_before,
+                                                        DashboardSession.created_at < sessions_started_before), None),
     }
     counts: dict[str, int] = {}
     for name, (model, condition, values) in rules.items():
@@ -1305,10 +1513,11 @@ def broadcast_outcomes(session: Session, *, broadcast_ids: list[int]) -> dict[in
     """Per broadcast: how many of its messages are waiting, sent, delivered, failed or cancelled.
 
     'delivered' counts Twilio's delivered and read callbacks; 'failed' counts a send refused or a
-    callback saying undelivered; a row the retention rules removed counts as 'purged'.
+    callback saying undelivered; 'not_sent' what went nowhere for want of an account; a row the
+    retention rules removed counts as 'purged'.
     """
     found: dict[int, dict[str, int]] = {
-        bid: {"waiting": 0, "sent": 0, "delivered": 0, "failed": 0, "cancelled": 0, "purged": 0}
+        bid: {"waiting": 0, "sent": 0, "delivered": 0, "failed": 0, "not_sent": 0, "cancelled": 0, "purged": 0}
         for bid in broadcast_ids
     }
     if not broadcast_ids:
@@ -1327,6 +1536,8 @@ def broadcast_outcomes(session: Session, *, broadcast_ids: list[int]) -> dict[in
             bucket = "waiting"
         elif status in ("failed", "dead") or delivery in ("undelivered", "failed"):
             bucket = "failed"
+        elif status == "not_sent":  # no account to send with: never counted as sent
+            bucket = "not_sent"
         elif status == "cancelled":
             bucket = "cancelled"
         elif delivery in ("delivered", "read"):
@@ -1425,3 +1636,36 @@ def save_lesson_schedule(session: Session, *, active: bool, next_at: datetime | 
 
 def idea_by_id(session: Session, *, idea_id: int) -> Idea | None:
     return session.get(Idea, idea_id)
+
+
+# ---- SMS Gateway for Android (issue 14) ------------------------------------------------------------
+
+from .models import GatewayEvent  # noqa: E402
+
+
+def gateway_event_seen(session: Session, *, event_id: str) -> bool:
+    return session.get(GatewayEvent, event_id) is not None
+
+
+def record_gateway_event(session: Session, *, event_id: str, event: str, now: datetime) -> bool:
+    """Remember a handled webhook delivery; False when it was remembered already (a retry)."""
+    insert = pg_insert if _is_postgres(session) else sqlite_insert
+    result = session.execute(
+        insert(GatewayEvent).values(event_id=event_id, event=event, received_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    return bool(result.rowcount)
+
+
+def purge_gateway_events(session: Session, *, before: datetime, dry_run: bool) -> int:
+    condition = GatewayEvent.received_at < before
+    count = session.exec(select(sa.func.count()).select_from(GatewayEvent).where(condition)).one()
+    if count and not dry_run:
+        session.exec(sa.delete(GatewayEvent).where(condition))
+    return count
+
+
+def note_outbox_error(session: Session, *, message_id: int, error: str, now: datetime) -> None:
+    """Keep the provider's words for a failed delivery (an error name, never the message)."""
+    session.exec(sa.update(OutboxMessage).where(OutboxMessage.id == message_id)
+                 .values(error=error[:255], updated_at=now))

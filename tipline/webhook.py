@@ -6,6 +6,8 @@ import functools
 import logging
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -23,7 +25,12 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_MEDIA = 10  # Twilio's own limit per message
 MAX_BODY = 5000
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
-_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
+# Twilio's message sids: SM (SMS, WhatsApp) or MM (media) and 32 hex digits, nothing else. The
+# signature joins sorted name+value pairs with no separator, so a signed request can be resent
+# with its boundaries shifted ("MessageSid=SM...&NumMedia=0" as "MessageSid=SM...NumMedia0"):
+# only an exact sid shape, and its aliases agreeing with it, keep that a replay of the same sid.
+_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
+_SID_ALIASES = ("SmsMessageSid", "SmsSid")
 # Twilio fields that locate or name a person. They are never read; this list documents why.
 DROPPED_FIELDS = ("FromCity", "FromState", "FromZip", "FromCountry", "ProfileName", "WaId", "MediaUrl*")
 
@@ -80,15 +87,30 @@ def _location(form) -> str | None:
     return words or coords or None
 
 
+def message_sid(form) -> str:
+    """The request's one MessageSid, in Twilio's shape, repeated by its aliases when they are sent.
+
+    Raises ValueError with the reason otherwise.
+    """
+    values = form.getlist("MessageSid")
+    if len(values) != 1 or not _SID.fullmatch(values[0]):
+        raise ValueError("missing or malformed MessageSid (Twilio's is SM or MM and 32 hex digits)")
+    for alias in _SID_ALIASES:
+        if alias in form and form.getlist(alias) != values:
+            raise ValueError(f"{alias} does not match MessageSid")
+    return values[0]
+
+
 def parse_inbound(form) -> InboundMessage | str:
     """A typed message from Twilio's fields, or the reason it is malformed.
 
     Only what the conversation needs is copied; city, state, zip, country, profile name and
     media URLs are never read, so they cannot be stored or logged.
     """
-    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
-    if not _SID.match(sid):
-        return "missing or malformed MessageSid"
+    try:
+        sid = message_sid(form)
+    except ValueError as refused:
+        return str(refused)
     sender = _clean(form.get("From"), 256).strip()
     if not normalize_address(sender):  # blank, or a channel prefix with no address after it
         return "missing From"
@@ -126,7 +148,7 @@ def twilio_signed(view):
         except DBAPIError as error:
             sid = request.form.get("MessageSid", "")
             log.error("database unavailable for message %s at %s: %s",
-                      sid if _SID.match(sid) else "-", request.path, storage.describe_database_error(error))
+                      sid if _SID.fullmatch(sid) else "-", request.path, storage.describe_database_error(error))
             return plain("database unavailable; retry later", 503)
 
     return checked
@@ -143,10 +165,26 @@ def messages():
     return Response(reply.twiml, mimetype="application/xml")
 
 
+HEALTH_WAIT = 1.5  # seconds: a load balancer's check must not hang on a silent database
+_health_checks: ThreadPoolExecutor | None = None
+
+
 @bp.get("/healthz")
 def healthz():
-    """200 when the database answers, 503 otherwise."""
-    if storage.ping(tipline().db):
+    """200 when the database answers, 503 otherwise, within HEALTH_WAIT seconds.
+
+    The ping runs in a small pool of threads: on a database that accepts connections and never
+    answers it would wait for the engine's own timeouts, and a health check must answer sooner.
+    The two threads bound what checks left waiting can hold.
+    """
+    global _health_checks
+    if _health_checks is None:
+        _health_checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="healthz")
+    try:
+        answered = _health_checks.submit(storage.ping, tipline().db).result(timeout=HEALTH_WAIT)
+    except FuturesTimeout:
+        answered = False
+    if answered:
         return jsonify(status="ok")
     return jsonify(status="unavailable", reason="database does not answer"), 503
 
@@ -165,9 +203,10 @@ def delivery_status():
     """Delivery status callbacks for what the outbox sent; signed like /twilio/messages."""
     from .worker import record_status
 
-    sid = (request.form.get("MessageSid") or request.form.get("SmsSid") or "").strip()
-    if not _SID.match(sid):
-        return plain("missing or malformed MessageSid", 400)
+    try:
+        sid = message_sid(request.form)
+    except ValueError as refused:
+        return plain(str(refused), 400)
     status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").strip().lower()
     if status not in _DELIVERY_STATUSES:
         return plain("missing or unknown MessageStatus", 400)

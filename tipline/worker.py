@@ -25,6 +25,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from . import community, escalation, storage
+from .channels import REPLY_KIND, SMSGATE
+from .channels.smsgate import GatewaySender, purge_events as purge_gateway_events
 from .engine.gsm import segments
 from .models import OutboxMessage
 
@@ -39,6 +41,10 @@ BACKOFF_CAP = timedelta(hours=1)
 LEASE = timedelta(minutes=2)
 MAX_WAIT = timedelta(seconds=30)  # well inside the lease, so no other worker re-claims a row mid-wait
 PURGE_EVERY = timedelta(hours=1)
+# A processed MessageSid is refused as a replay this long; the TwiML it got is kept only while
+# Twilio may still retry (its retries end within 15 seconds), so no reporter's words linger.
+PROCESSED_SID_KEPT = timedelta(days=30)
+PROCESSED_REPLY_KEPT = timedelta(hours=1)
 DELIVERY_ORDER = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5}
 FINAL_DELIVERY = {"undelivered", "failed", "canceled"}
 
@@ -110,14 +116,25 @@ class TwilioSender:
         return message.sid, message.status or "queued"
 
 
+NOT_SENT = "not_sent"  # a sender's answer for a message that went nowhere: the row says so, never "sent"
+NO_ACCOUNT = "not sent: no Twilio account (TWILIO_ACCOUNT_SID is not set)"
+
+
+def sending_is_off(settings) -> bool:
+    """Outbound messages go nowhere: with neither a Twilio account nor an SMS gateway the worker only
+    writes them to the log."""
+    return not settings.twilio_account_sid and not settings.smsgate_url
+
+
 class LogSender:
-    """No Twilio account configured: the message goes to the log (number masked, words left out)."""
+    """No Twilio account configured: the message goes to the log (number masked, words left out)
+    and its row reads "not_sent": nobody received it, and nothing counts it as sent."""
 
     def send(self, *, to: str, sender: str, body: str | None, content_sid: str | None = None,
              content_variables: str | None = None, status_callback: str | None = None) -> tuple[str, str]:
         log.info("outbox (no TWILIO_ACCOUNT_SID): to %s, %d segments, not sent to Twilio",
                  mask(to), segments(body or ""))
-        return f"LOG{time.time_ns():x}", "sent"
+        return "", NOT_SENT
 
 
 @dataclass
@@ -131,7 +148,7 @@ class Worker:
 
     def __init__(self, tipline, *, sender=None, clock: Callable[[], datetime] | None = None,
                  sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
-                 batch: int = 10):
+                 batch: int = 10, gateway: GatewaySender | None = None):
         self.tipline = tipline
         self.settings = tipline.settings
         self.db = tipline.db
@@ -141,6 +158,8 @@ class Worker:
         self.rng = rng or random.Random()
         self.batch = batch
         self.sender = sender or self._default_sender()
+        # Rows whose provider is the SMS gateway go here; None while SMSGATE_URL is unset.
+        self.gateway = gateway or GatewaySender.from_settings(self.settings, region=tipline.region)
         self._next_purge: datetime | None = None
 
     def _default_sender(self):
@@ -199,7 +218,7 @@ class Worker:
         with storage.writing(self.db) as session:
             moved = escalation.handle_timeouts(session, now=now, outbound=self.outbound)
         if moved:
-            log.warning("%d urgent tips were not acknowledged in time and went to the next partner", moved)
+            log.warning("%d urgent tips were not acknowledged in time: sent on to a matching partner or on-call", moved)
         if self._next_purge is None or now >= self._next_purge:
             self._next_purge = now + PURGE_EVERY
             purge(self.tipline, now=now, dry_run=False)
@@ -236,10 +255,14 @@ class Worker:
         if row.reporter is not None and community.is_volunteer_kind(row.kind):
             if not storage.volunteer_is_active(session, reporter=row.reporter):
                 return Outcome("cancelled", {"error": "the volunteer left the watch", "to_sealed": ""})
-        elif row.reporter is not None:
+        elif row.reporter is not None and row.kind != REPLY_KIND:  # a reply answers a message just received
             tip = storage.tip_by_id(session, tip_id=row.tip_id) if row.tip_id else None
             if tip is None or not tip.contact_sealed or tip.status in ("closed", "spam"):
                 return Outcome("cancelled", {"error": "contact withdrawn or tip closed", "to_sealed": ""})
+        if row.provider == SMSGATE:
+            if self.gateway is None:
+                return Outcome("failed", {"error": "SMSGATE_URL is not set: no gateway to send through"})
+            return address, self.gateway.slot, row.body, None, None
         body, content_sid, variables = row.body, None, None
         channel = row.channel
         if channel == "whatsapp":
@@ -274,17 +297,24 @@ class Worker:
         return self.settings.twilio_sms_from
 
     def _reserve(self, sender: str, body: str, now: datetime) -> float:
-        seconds = max(1, segments(body)) / self.settings.send_rate_per_second
+        seconds, burst = max(1, segments(body)) / self.settings.send_rate_per_second, 0.0
+        if self.gateway is not None and sender == self.gateway.slot:
+            seconds, burst = self.gateway.pace(body)  # the SIM's allowance per 30 minutes
         with storage.writing(self.db) as session:
-            start = storage.reserve_send_slot(session, sender=sender, now=now, seconds=seconds)
+            start = storage.reserve_send_slot(session, sender=sender, now=now, seconds=seconds, burst=burst,
+                                              max_wait=MAX_WAIT)
         return (start - now).total_seconds()
 
     def _attempt(self, row: OutboxMessage, *, to, sender, body, content_sid, variables) -> Outcome:
         callback = f"{self.settings.public_url.rstrip('/')}/twilio/status" if self.settings.public_url else None
         now = self.clock()
         try:
-            sid, status = self.sender.send(to=to, sender=sender, body=body, content_sid=content_sid,
-                                           content_variables=variables, status_callback=callback)
+            if row.provider == SMSGATE:  # bulk messages keep the app's own delays; the rest skip them
+                sid, status = self.gateway.send(outbox_id=row.id, to=to, body=body,
+                                                urgent=not community.is_volunteer_kind(row.kind))
+            else:
+                sid, status = self.sender.send(to=to, sender=sender, body=body, content_sid=content_sid,
+                                               content_variables=variables, status_callback=callback)
         except SendError as exc:
             attempts = row.attempts + 1
             values = {"attempts": attempts, "error_code": exc.code, "error": str(exc)[:255]}
@@ -295,6 +325,8 @@ class Worker:
             if attempts >= self.settings.outbox_max_attempts:
                 return Outcome("dead", values)
             return Outcome("pending", {**values, "next_attempt_at": now + self.backoff(attempts)})
+        if status == NOT_SENT:
+            return Outcome(NOT_SENT, {"attempts": row.attempts + 1, "error_code": None, "error": NO_ACCOUNT})
         return Outcome("sent", {"twilio_sid": sid, "delivery_status": status, "sent_at": now, "sender": sender,
                                 "channel": "whatsapp" if to.startswith("whatsapp:") else "sms",
                                 "attempts": row.attempts + 1, "error_code": None, "error": None})
@@ -312,11 +344,15 @@ class Worker:
                 values["to_sealed"] = ""  # a reporter's address is kept no longer than the sending needs
             settled = storage.settle_outbox(session, message_id=row.id, now=now, status=outcome.status,
                                             claimed_until=None, **values)
-            if outcome.status in ("failed", "dead") and settled is not None and settled.tip_id is not None:
-                tip = storage.tip_by_id(session, tip_id=settled.tip_id)
+            if outcome.status in storage.NOT_RECEIVED and settled is not None and settled.tip_id is not None:
+                tip = storage.lock_tip(session, tip_id=settled.tip_id)
                 if tip is not None:
-                    storage.add_event(session, tip=tip, kind="delivery_failed", at=now,
+                    kind = "not_sent" if outcome.status == NOT_SENT else "delivery_failed"
+                    storage.add_event(session, tip=tip, kind=kind, at=now,
                                       detail={"kind": settled.kind, "outbox": settled.id, "code": settled.error_code})
+                    if tip.urgency == "immediate" and tip.routing and tip.status not in escalation.CLOSED:
+                        # Did anyone receive this urgent tip after all? If not, it is pinned for operators.
+                        escalation.settle_routing(session, tip, now=now)
             if outcome.status == "failed" and settled is not None:
                 community.after_failure(session, settled, code=settled.error_code, now=now)
         level = logging.WARNING if outcome.status in ("failed", "dead") else logging.INFO
@@ -326,22 +362,30 @@ class Worker:
 
 
 def record_status(tipline, *, message_sid: str, status: str, error_code: int | None) -> bool:
-    """A delivery status callback: keep the furthest state; WhatsApp 'not on WhatsApp' falls back to SMS."""
+    """A delivery status callback: keep the furthest state; WhatsApp 'not on WhatsApp' falls back to SMS.
+
+    Idempotent per (MessageSid, status), and what a failure sets off (the SMS copy, a volunteer
+    leaving the watch) happens once per message, on the first final status, whatever else arrives:
+    Twilio may repeat a callback, and undelivered and failed can both come for one message.
+    """
     now = tipline.clock()
     with storage.writing(tipline.db) as session:
         row = storage.outbox_by_sid(session, twilio_sid=message_sid)
         if row is None:
             return False
         current = row.delivery_status
+        if status == current:
+            return True  # a repeated callback changes nothing
+        first_failure = status in FINAL_DELIVERY and current not in FINAL_DELIVERY
         if status in FINAL_DELIVERY or current not in DELIVERY_ORDER or DELIVERY_ORDER.get(status, -1) > DELIVERY_ORDER[current]:
             row.delivery_status = status
         if error_code is not None:
             row.error_code = error_code
         row.updated_at = now
         session.add(row)
-        if status in FINAL_DELIVERY:
+        if first_failure:
             community.after_failure(session, row, code=error_code, now=now)
-        if (status in FINAL_DELIVERY and row.channel == "whatsapp" and error_code in NOT_ON_WHATSAPP
+        if (first_failure and row.channel == "whatsapp" and error_code in NOT_ON_WHATSAPP
                 and row.to_sealed):
             address = tipline.outbound.contacts.open(row.to_sealed)
             if address:
@@ -362,10 +406,13 @@ def purge(tipline, *, now: datetime, dry_run: bool) -> dict[str, int]:
             session, now=now, dry_run=dry_run,
             contacts_before=now - timedelta(days=s.contact_retention_days),
             conversations_before=now - timedelta(days=s.conversation_retention_days),
-            processed_before=now - timedelta(days=2),
+            processed_before=now - PROCESSED_SID_KEPT, replies_before=now - PROCESSED_REPLY_KEPT,
             closed_text_before=now - timedelta(days=s.closed_tip_text_retention_days),
             outbox_before=now - timedelta(days=s.outbox_retention_days),
+            sessions_idle_before=now - timedelta(hours=s.session_idle_hours),
+            sessions_started_before=now - timedelta(hours=s.session_max_hours),
         )
+    counts["gateway_events"] = purge_gateway_events(tipline, now=now, dry_run=dry_run)
     if any(counts.values()) or dry_run:
         log.info("retention%s: %s", " (dry run)" if dry_run else "", ", ".join(f"{k} {v}" for k, v in counts.items()))
     return counts

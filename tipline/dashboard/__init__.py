@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from flask import Blueprint, Flask, has_request_context, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask import Blueprint, Flask, request, session
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
 from .security import limiter
+from .sessions import DashboardSessionInterface
 
 bp = Blueprint(
     "dashboard", __name__, url_prefix="/dashboard", template_folder="templates", static_folder="static",
@@ -28,14 +28,6 @@ login_manager = LoginManager()
 babel = Babel()
 
 LANGUAGES = {"en": "English", "id": "Bahasa Indonesia"}
-SESSION_LIFETIME = timedelta(hours=8)  # one working shift
-
-
-class _SessionInterface(SecureCookieSessionInterface):
-    """Marks the session cookie Secure whenever the request came over HTTPS (also behind a proxy)."""
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -58,14 +50,21 @@ def init_dashboard(app: Flask) -> None:
     from . import auth, community, views  # noqa: F401  (routes register on the blueprint)
     from . import partners  # noqa: F401  (escalation, follow-up, partners, outbox: issue 4)
 
-    app.session_interface = _SessionInterface()
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", SESSION_LIFETIME)
+    settings = app.extensions["tipline"].settings
+    app.session_interface = DashboardSessionInterface()
+    # Flask sets PERMANENT_SESSION_LIFETIME (31 days) itself, so it is set here, not defaulted;
+    # the server ends sessions sooner still (sessions.py).
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.session_max_hours)
     # The CSRF check runs for dashboard forms only: Twilio's signed webhook posts carry no token.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", int(SESSION_LIFETIME.total_seconds()))
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", settings.session_max_hours * 3600)
     # Login attempts are counted in this process's memory unless a shared store is named
     # (e.g. redis://...), which several gunicorn workers or machines need to count together.
-    app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("TIPLINE_RATELIMIT_STORAGE_URI") or "memory://")
+    # Should that store fail, counting goes on in memory rather than refusing every login.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", settings.ratelimit_storage_uri)
+    if settings.ratelimit_storage_uri.startswith("redis"):  # the storage's own prefix: set per app
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"key_prefix": settings.ratelimit_key_prefix})
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(os.path.dirname(__file__), "translations"))
     csrf.init_app(app)
     limiter.init_app(app)

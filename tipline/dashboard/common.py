@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import abort, current_app, request
 from flask_login import UserMixin, current_user, login_required
 
 from .. import storage
+from ..casework import Actor
 from ..service import TipLine
 
 
@@ -35,12 +38,12 @@ class Account(UserMixin):
         self.partner = user.partner
         self.totp_enabled = user.totp_sealed is not None
         self.totp_required = user.totp_required
+        self.password_change_required = user.password_change_required
         self._active = user.active
-        self._token = user.session_token
 
     def get_id(self) -> str:
-        # The token changes with the password or when the account is disabled: old cookies stop working.
-        return f"{self.id}:{self._token}"
+        # Only inside the server-side session: the cookie holds nothing but that session's key.
+        return str(self.id)
 
     @property
     def is_active(self) -> bool:
@@ -55,13 +58,16 @@ class Account(UserMixin):
         return self.role == "admin"
 
 
-def load_account(session_id: str) -> Account | None:
-    user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit() or not token:
+def load_account(user_id: str) -> Account | None:
+    """The account of this browser's live server-side session (see sessions.py), if it is active."""
+    from .sessions import signed_in_user_id
+
+    signed_in = signed_in_user_id()
+    if signed_in is None or str(signed_in) != user_id:
         return None
     with storage.reading(tipline().db) as session:
-        user = storage.user_by_id(session, user_id=int(user_id))
-    if user is None or not user.active or not hmac.compare_digest(user.session_token, token):
+        user = storage.user_by_id(session, user_id=signed_in)
+    if user is None or not user.active:
         return None
     return Account(user)
 
@@ -93,3 +99,31 @@ def audit(session, action: str, *, target: str | None = None, detail: dict | Non
         session, actor=actor or current_user.email, action=action, at=now(), target=target,
         address=address(), detail=detail,
     )
+
+
+def search_fingerprint(words: str) -> str:
+    """A keyed fingerprint of what someone searched for: the same words give the same value, so
+    repeated searches show, but the audit trail never holds the words (a name, a place)."""
+    normal = " ".join(words.casefold().split())
+    key = hashlib.sha256(b"tipline queue search\0" + tipline().settings.secret_key.encode()).digest()
+    return hmac.new(key, normal.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def audit_queue_view(session, filters: storage.QueueFilter, page) -> None:
+    """A queue page shows the start of each description: who saw which tips, with which filters."""
+    chosen = {name: value for name, value in asdict(filters).items() if value is not None and name != "search"}
+    if "since" in chosen:
+        chosen["since"] = chosen["since"].date().isoformat()
+    if "until" in chosen:  # kept as the start of the next day
+        chosen["until"] = (chosen["until"] - timedelta(days=1)).date().isoformat()
+    detail: dict = {"filters": chosen, "page": page.page}
+    shown = list(dict.fromkeys(tip.reference for tip in (*page.nobody, *page.to_confirm, *page.pinned, *page.tips)))
+    detail["shown"] = shown
+    if filters.search:
+        detail["search"] = {"fingerprint": search_fingerprint(filters.search), "words": len(filters.search.split())}
+    audit(session, "queue_searched" if filters.search else "queue_viewed", detail=detail)
+
+
+def actor() -> Actor:
+    """The signed-in operator, as case work records them (email and address)."""
+    return Actor.operator(current_user.email, address())

@@ -66,7 +66,17 @@ class QueueFilterForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
+    """Any status parses; tipline.casework decides which moves are allowed and says why not."""
+
     status = SelectField(_l("Status"), choices=choices((s, s) for s in TIP_STATUSES), validators=[DataRequired()])
+    reason = StringField(_l("Reason (needed to go back a step)"), validators=[Optional(), Length(max=500)])
+
+
+class OutcomeForm(FlaskForm):
+    """An operator's answer to a partner's DONE: confirm (and close), or not confirm, with a reason."""
+
+    decision = SelectField(choices=choices([("confirm", "confirm"), ("reject", "reject")]), validators=[DataRequired()])
+    reason = StringField(_l("Why not (kept in the audit trail)"), validators=[Optional(), Length(max=500)])
 
 
 class NoteForm(FlaskForm):
@@ -96,6 +106,16 @@ class PracticeForm(FlaskForm):
 class PracticeStartForm(FlaskForm):
     language = SelectField(_l("Language"), choices=[])
     channel = SelectField(_l("Channel"), choices=choices([("sms", "SMS"), ("whatsapp", "WhatsApp")]))
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=1024)])
+
+
+class ResetPasswordForm(FlaskForm):
+    user_id = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])  # fits a database INTEGER
 
 
 class UserSettingsForm(FlaskForm):

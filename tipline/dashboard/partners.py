@@ -31,7 +31,7 @@ from ..followup import MAX_QUESTION, FollowUpRefused, ask_reporter
 from ..models import CATEGORIES, OUTBOX_STATUSES
 from ..worker import mask
 from . import bp
-from .common import admin_required, audit, now, staff_required, tipline
+from .common import actor, admin_required, audit, now, staff_required, tipline
 from .forms import EmptyForm, choices
 
 QUESTION_SEGMENTS = 2  # a follow-up question, with its frame, costs the reporter at most this many SMS
@@ -129,11 +129,11 @@ def _partner_options(db_session, tip, escalations) -> list[tuple[str, str]]:
     """Active partners the tip has not gone to: those that match it first, marked, then by preference."""
     reached = {e.partner_id for e in escalations}
     partners = [p for p in storage.list_partners(db_session) if p.id not in reached]
-    partners.sort(key=lambda p: (not matches(p, tip), p.preference, p.name))
-    return [
-        (str(p.id), _("%(name)s (matches this tip)", name=p.name) if matches(p, tip) else p.name)
-        for p in partners
-    ]
+    flow = tipline().flow
+    matching = {p.id for p in partners if matches(p, tip, flow)}
+    partners.sort(key=lambda p: (p.id not in matching, p.preference, p.name))
+    return [(str(p.id), _("%(name)s (matches this tip)", name=p.name) if p.id in matching else p.name)
+            for p in partners]
 
 
 @bp.app_template_global("escalation_panel")
@@ -187,11 +187,7 @@ def escalate(reference: str):
         if tip.status in CLOSED:
             return _problem(_("This tip is closed: set another status before escalating it."))
         partner = storage.partner_by_id(db_session, partner_id=int(form.partner.data))
-        escalation = escalate_tip(db_session, tip, partner, actor=current_user.email, now=now(),
-                                  outbound=tipline().outbound)
-        if escalation is not None:
-            audit(db_session, "escalated", target=tip.reference,
-                  detail={"partner": partner.name, "matching": matches(partner, tip)})
+        escalation = escalate_tip(db_session, tip, partner, actor=actor(), now=now(), outbound=tipline().outbound)
     if escalation is None:
         flash(_("This tip already went to %(name)s.", name=partner.name))
     else:
@@ -450,7 +446,7 @@ def outbox():
         counts = storage.outbox_counts(db_session)
         form = OutboxFilterForm(formdata=request.args)
         form.status.choices = choices([("", _("any")), (DEAD_LETTERS, _("dead letters (failed or dead)")),
-                                       *((s, s) for s in OUTBOX_STATUSES)])
+                                       *((s, outbox_status_label(s)) for s in OUTBOX_STATUSES)])
         asked = request.args.get("kind", "")
         if re.fullmatch(r"[a-z_]{1,32}", asked) and asked not in kinds:
             kinds = [*kinds, asked]  # a kind with no rows yet is a filter that finds nothing, not an error
@@ -467,13 +463,19 @@ def outbox():
                                           page=page, per_page=OUTBOX_PER_PAGE)
         references = storage.tip_references(db_session, tip_ids=sorted({r.tip_id for r in rows if r.tip_id}))
         names = storage.partner_names(db_session, partner_ids=sorted({r.partner_id for r in rows if r.partner_id}))
+        nobody = storage.tips_received_by_nobody(db_session)
     pages = max(1, -(-total // OUTBOX_PER_PAGE))
     keep = {key: value for key, value in (("status", status), ("kind", kind)) if value}
     return render_template(
         "dashboard/outbox.html", form=form, rows=rows, total=total, page=page, pages=pages, args=keep,
         counts=counts, references=references, names=names, recipient=recipient, retry_form=EmptyForm(),
-        dead_letters=storage.DEAD_LETTERS,
+        dead_letters=storage.DEAD_LETTERS, nobody=nobody, status_label=outbox_status_label,
     )
+
+
+def outbox_status_label(status: str) -> str:
+    """An outbox status as the page says it; "not_sent" must never read like "sent"."""
+    return _("not sent (no account)") if status == "not_sent" else status
 
 
 @bp.route("/outbox/<int:message_id>/retry", methods=["POST"])

@@ -9,17 +9,20 @@ from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import storage
+from .. import casework, storage
+from ..casework import CaseworkRefused
 from ..export import csv_chunks, json_chunks
 from ..engine import Conversation, Inbound, NoTips, new_reference, step
 from ..models import TIP_STATUSES
+from ..worker import sending_is_off
 from . import bp
 from .charts import statistics_charts
-from .common import admin_required, audit, now, staff_required, tipline
+from .common import actor, admin_required, audit, audit_queue_view, now, staff_required, tipline
 from .forms import (
     AssignForm,
     DuplicateForm,
     EmptyForm,
+    OutcomeForm,
     ExportForm,
     LanguageForm,
     NoteForm,
@@ -33,7 +36,7 @@ from .forms import (
 PER_PAGE = 50
 AUDIT_PER_PAGE = 100
 STATS_DEFAULT_DAYS = 30
-PRACTICE_KEEP = 16  # messages of the practice transcript kept in the (cookie) session
+PRACTICE_KEEP = 16  # messages of the practice transcript kept in the (server-side) session
 
 
 @bp.app_template_filter("when")
@@ -54,7 +57,7 @@ def age_ago_filter(value: datetime | None) -> str:
 @bp.context_processor
 def shared_forms():
     return {"language_form": LanguageForm(), "logout_form": EmptyForm(), "statuses": TIP_STATUSES,
-            "get_locale": get_locale}
+            "get_locale": get_locale, "sending_off": sending_is_off(tipline().settings)}
 
 
 # The days a filter may name: far enough from date.min and date.max that a day's end, and a year
@@ -102,6 +105,8 @@ def queue():
             db_session, filters=filters, role=current_user.role, partner=current_user.partner,
             page=value(form.page) or 1, per_page=PER_PAGE,
         )
+    with storage.writing(tipline().db) as db_session:  # recorded before anything is shown
+        audit_queue_view(db_session, filters, page)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("dashboard/queue.html", form=form, page=page, args=args,
                            tip_url=url_for("dashboard.tip", reference="X")[:-1],
@@ -148,6 +153,7 @@ def _tip_context(db_session, found) -> dict:
         assign_form.assignee.choices = choices([("", _("nobody"))] + [(str(u.id), u.email) for u in staff if u.active])
         assign_form.assignee.data = str(case.assignee_id) if case and case.assignee_id else ""
         status_form = StatusForm()
+        status_form.status.choices = status_choices(found.status)
         status_form.status.data = found.status
         context.update(
             timeline=storage.tip_timeline(db_session, tip=found),
@@ -158,9 +164,95 @@ def _tip_context(db_session, found) -> dict:
                           if case and case.duplicate_of_id else None),
             duplicates=storage.duplicates_of(db_session, tip=found),
             status_form=status_form, note_form=NoteForm(), assign_form=assign_form,
-            duplicate_form=DuplicateForm(),
+            duplicate_form=DuplicateForm(), outcome_form=OutcomeForm(),
+            outcomes=storage.reported_outcomes(db_session, tip=found) if found.outcome_reported_at else [],
         )
     return context
+
+
+def status_choices(status: str):
+    """The tip's own status, then where an operator may move it: forward first, then back (with a reason)."""
+    steps = casework.operator_steps(status)
+    return choices([(status, _("%(status)s (now)", status=status))] + [
+        (step.to, _("%(status)s: back, give a reason", status=step.to) if step.backwards else step.to)
+        for step in steps
+    ])
+
+
+def refused(refusal: CaseworkRefused) -> Response:
+    """Why case work was refused, in the page's language."""
+    facts = {"current": refusal.facts.get("status", ""), "target": refusal.facts.get("to", "")}
+    if refusal.code == "reason_required":
+        message, status = _("Going back from %(current)s to %(target)s needs a reason: write it in the reason "
+                            "field. It is kept in the audit trail.", **facts), 400
+    elif refusal.code == "no_outcome":
+        message, status = _("No outcome from a partner is waiting for confirmation on this tip."), 409
+    elif facts["target"] == "acknowledged":
+        message, status = _("Only a partner acknowledges a tip: they answer ACK and the reference by SMS."), 409
+    elif facts["target"] == "escalated":
+        message, status = _("A tip becomes escalated when it is sent to a partner: use Escalate."), 409
+    else:
+        message, status = _("A tip cannot go from %(current)s to %(target)s.", **facts), 409
+    return Response(render_template("dashboard/error.html", message=message), status=status)
+
+
+@bp.app_template_global("event_words")
+def event_words(event) -> str:
+    """A timeline entry as a sentence: what happened, never just a code that could read as "sent"."""
+    d = event.detail or {}
+    kind = event.kind
+    if kind == "routing":
+        to = d.get("to")
+        if to == "partner":
+            receivers = ", ".join(d.get("partners") or [])
+            if d.get("oncall"):
+                return _("Received by %(partners)s, and the on-call number.", partners=receivers)
+            return _("Received by %(partners)s.", partners=receivers)
+        if to == "oncall":
+            return _("No partner matches this tip: only the on-call number received it.")
+        if to == "unrouted":
+            return _("UNROUTED: no partner matches this tip and no on-call number is set. Nobody received "
+                     "this urgent tip: act now.")
+        if to == "failed":
+            return _("ESCALATION FAILED: nobody received this urgent tip. Act now.")
+    sentences = {
+        "created": lambda: _("The report began."),
+        "completed": lambda: _("The reporter finished the report."),
+        "addition": lambda: _("The reporter added words to the report."),
+        "escalation_requested": lambda: _("The reporter said a child is in danger right now: routing to "
+                                          "matching partners and the on-call number began."),
+        "escalated": lambda: _("Sent to %(partner)s.", partner=d.get("partner", "?")) if d.get("matching", True)
+        else _("Sent to %(partner)s, which does not cover this tip's place or kind.", partner=d.get("partner", "?")),
+        "escalation_timed_out": lambda: _("%(partners)s did not acknowledge in time; sent on to %(next)s.",
+                                          partners=", ".join(d.get("partners") or []), next=d["next"])
+        if d.get("next") else _("%(partners)s did not acknowledge in time, and no other matching partner is left.",
+                                partners=", ".join(d.get("partners") or [])),
+        "escalation_update": lambda: _("Partners who had the tip were sent the completed report."),
+        "status_changed": lambda: _("Status changed from %(current)s to %(target)s. Reason: %(reason)s",
+                                    current=d.get("from"), target=d.get("to"), reason=d["reason"]) if d.get("reason")
+        else _("Status changed from %(current)s to %(target)s.", current=d.get("from"), target=d.get("to")),
+        "partner_acknowledged": lambda: _("%(partner)s acknowledged (ACK).", partner=d.get("partner", "?")),
+        "partner_info": lambda: _("%(partner)s asked for the whole description (INFO).", partner=d.get("partner", "?")),
+        "partner_outcome": lambda: _("%(partner)s reported an outcome (DONE): an operator must confirm it.",
+                                     partner=d.get("partner", "?")),
+        "outcome_confirmed": lambda: _("An operator confirmed the partner's outcome."),
+        "outcome_rejected": lambda: _("An operator did not confirm the partner's outcome. Reason: %(reason)s",
+                                      reason=d.get("reason", "")),
+        "delivery_failed": lambda: _("A message (%(kind)s) could not be delivered.", kind=d.get("kind", "?")),
+        "not_sent": lambda: _("A message (%(kind)s) was NOT SENT: no Twilio account is set.", kind=d.get("kind", "?")),
+        "note_added": lambda: _("An operator wrote an internal note."),
+        "assigned": lambda: _("Assigned to %(person)s.", person=d.get("to") or _("nobody")),
+        "marked_duplicate": lambda: _("Marked as a duplicate of %(reference)s.", reference=d.get("of", "?")),
+        "follow_up_asked": lambda: _("A question was sent to the reporter."),
+        "follow_up_answered": lambda: _("The reporter answered the question."),
+    }
+    found = sentences.get(kind)
+    return found() if found else ""
+
+
+def _locked_tip(db_session, reference: str):
+    """The tip for case work, locked on PostgreSQL: two operators acting at once act one after the other."""
+    return storage.lock_tip(db_session, tip_id=_visible_tip(db_session, reference).id)
 
 
 def _back(reference: str):
@@ -178,16 +270,39 @@ def _invalid(form) -> Response:
 @bp.route("/tips/<reference>/status", methods=["POST"])
 @staff_required
 def change_status(reference: str):
-    """Move a tip along new, triaged, escalated, acknowledged, closed or spam."""
+    """Move a tip as the status rules allow; going back needs a reason (kept in the audit trail)."""
     form = StatusForm()
     if not form.validate():
         return _invalid(form)
-    with storage.writing(tipline().db) as db_session:
-        found = _visible_tip(db_session, reference)
-        before = found.status
-        if storage.set_tip_status(db_session, tip=found, status=form.status.data, actor=current_user.email, now=now()):
-            audit(db_session, "status_changed", target=found.reference, detail={"from": before, "to": found.status})
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = _locked_tip(db_session, reference)
+            casework.change_status(db_session, found, actor=actor(), to=form.status.data, reason=form.reason.data,
+                                   now=now())
+    except CaseworkRefused as refusal:  # raised before any change; the transaction rolls back all the same
+        return refused(refusal)
     flash(_("Status saved."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/outcome", methods=["POST"])
+@staff_required
+def outcome(reference: str):
+    """Confirm a partner's outcome and close the tip, or do not confirm it (with a reason): it stays open."""
+    form = OutcomeForm()
+    if not form.validate():
+        return _invalid(form)
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = _locked_tip(db_session, reference)
+            if form.decision.data == "confirm":
+                casework.confirm_outcome(db_session, found, actor=actor(), now=now())
+            else:
+                casework.reject_outcome(db_session, found, actor=actor(), reason=form.reason.data, now=now())
+    except CaseworkRefused as refusal:
+        return refused(refusal)
+    flash(_("Outcome confirmed and the tip closed.") if form.decision.data == "confirm"
+          else _("Outcome not confirmed: the tip stays open."))
     return _back(found.reference)
 
 
@@ -236,13 +351,12 @@ def mark_duplicate(reference: str):
     if "-" not in original_ref:
         original_ref = f"{original_ref[:4]}-{original_ref[4:]}"
     with storage.writing(tipline().db) as db_session:
-        found = _visible_tip(db_session, reference)
+        found = _locked_tip(db_session, reference)
         original = storage.tip_by_reference(db_session, reference=original_ref)
         if original is None or original.id == found.id:
             return Response(render_template("dashboard/error.html", message=_(
                 "There is no other tip %(reference)s.", reference=original_ref)), status=400)
-        storage.mark_duplicate(db_session, tip=found, original=original, actor=current_user.email, now=now())
-        audit(db_session, "marked_duplicate", target=found.reference, detail={"of": original.reference})
+        casework.mark_duplicate(db_session, found, original, actor=actor(), now=now())
     flash(_("Marked as a duplicate and closed."))
     return _back(found.reference)
 
@@ -251,11 +365,12 @@ def mark_duplicate(reference: str):
 @staff_required
 def mark_spam(reference: str):
     """One button for what is plainly not a report."""
-    with storage.writing(tipline().db) as db_session:
-        found = _visible_tip(db_session, reference)
-        before = found.status
-        if storage.set_tip_status(db_session, tip=found, status="spam", actor=current_user.email, now=now()):
-            audit(db_session, "status_changed", target=found.reference, detail={"from": before, "to": "spam"})
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = _locked_tip(db_session, reference)
+            casework.change_status(db_session, found, actor=actor(), to="spam", now=now())
+    except CaseworkRefused as refusal:
+        return refused(refusal)
     flash(_("Marked as spam."))
     return _back(found.reference)
 

@@ -24,7 +24,7 @@ from .conversation import (
 )
 from .flow import Flow, FlowError, load_flow
 from .places import Place, PlaceMatch, PlaceMatcher
-from .reading import fold, words
+from .reading import fold
 from .reference import new_pin, new_reference, parse_reference
 
 __all__ = [
@@ -57,6 +57,5 @@ __all__ = [
     "new_reference",
     "parse_reference",
     "step",
-    "words",
     "words_of",
 ]

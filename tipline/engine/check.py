@@ -1,11 +1,12 @@
 """`tipline flows check`: prove flows/ is complete and cheap before a reporter ever sees it.
 
 Checks every language has every message and lesson, every message uses only known placeholders,
-every bot message is GSM-7 and at most two SMS segments with its placeholders at their longest,
-no answer word is claimed by two meanings in one language (nor by a command or a panic word),
-and a complete report (welcome to reference, with and without immediate danger, the place typed
-or picked from the list) costs at most REPORT_BUDGET segments. The budget is measured by driving
-the real engine, not estimated.
+every bot message is GSM-7 and at most two SMS segments with its placeholders at their longest (the
+words files of outbound.yaml and community.yaml likewise, against tipline/engine/words.py), no answer
+word is claimed by two meanings in one language (nor by a command or a panic word), and a complete
+report (welcome to reference, with and without immediate danger, the place typed or picked from the
+list) costs at most REPORT_BUDGET segments (PLACE_LIST_BUDGET more when picked). The budget is
+measured by driving the real engine, not estimated.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from .conversation import (
     NoTips,
     step,
 )
-from .flow import ANSWER_WORDS, Flow, FlowError, _read_yaml, load_flow, placeholders
+from .flow import ANSWER_WORDS, Flow, FlowError, _read_yaml, _Values, load_flow, placeholders
 from .reading import phrase
+from .words import FITTED_ROOM, WORDS, Message
+from .words import LONGEST as SIDE_LONGEST
 
 MAX_SEGMENTS = 2
 REPORT_BUDGET = 12
@@ -189,14 +192,14 @@ def _check_places(flow: Flow, code: str, where: str) -> list[str]:
     return faults
 
 
-def _check_text(where: str, text: str) -> list[str]:
+def _check_text(where: str, text: str, *, limit: int = MAX_SEGMENTS) -> list[str]:
     faults = []
     bad = gsm.non_gsm_characters(text)
     if bad:
         faults.append(f"{where}: not GSM-7, would cost UCS-2 rates: {' '.join(repr(c) for c in bad)}")
     count = gsm.segments(text)
-    if count > MAX_SEGMENTS:
-        faults.append(f"{where}: {count} SMS segments ({len(text)} characters); at most {MAX_SEGMENTS}")
+    if count > limit:
+        faults.append(f"{where}: {count} SMS segments ({len(text)} characters); at most {limit}")
     return faults
 
 
@@ -231,35 +234,68 @@ def report_cost(flow: Flow, code: str, *, danger: bool, place: str = "typed") ->
     return total
 
 
-# Words sent on the tip line's own initiative, one section per language (read by the worker's side).
-SIDE_FILES = ("outbound.yaml", "community.yaml")
+def _side_longest(flow: Flow, code: str, section: dict) -> dict[str, str]:
+    """The longest value of every placeholder of the words files, in this language."""
+    lang = flow.languages[code]
+    categories = [v for k, v in lang.messages.items() if k.startswith("category_")]
+    urgencies = [str(section.get(k) or "") for k in ("urgency_immediate", "urgency_normal")]
+    longest_lesson = max(lang.lessons, key=len, default="")
+    return {
+        **SIDE_LONGEST,
+        "kind": max(categories, key=len, default=""),
+        "urgency": f"{section.get('update') or ''} {max(urgencies, key=len)}",
+        "lesson": longest_lesson.format_map({**flow.numbers, "service": flow.service_name}),
+    }
 
 
 def _check_side_files(folder: Path, flow: Flow) -> list[str]:
-    """outbound.yaml and community.yaml: every language complete and GSM-7."""
+    """outbound.yaml and community.yaml, as the code sends them (tipline/engine/words.py): every
+    message in every language, only the placeholders the code supplies, GSM-7, within its limit."""
     faults: list[str] = []
-    for name in SIDE_FILES:
-        path = folder / name
-        if not path.exists():
-            continue
+    known = set(flow.numbers) | {"service"}
+    for name, messages in WORDS.items():
         try:
-            raw = _read_yaml(path)
+            raw = _read_yaml(folder / name)
         except FlowError as exc:
             faults.append(str(exc))
             continue
-        sections = {code: raw.get(code) for code in flow.languages} if isinstance(raw, dict) else {}
-        keys = set().union(*(set(v) for v in sections.values() if isinstance(v, dict)))
-        for code, words in sections.items():
-            if not isinstance(words, dict):
+        if not isinstance(raw, dict):
+            faults.append(f"{name}: must be a mapping of languages")
+            continue
+        for code in flow.languages:
+            section = raw.get(code)
+            if not isinstance(section, dict):
                 faults.append(f"{name}: no section for language {code!r}")
                 continue
-            for key in sorted(keys - set(words)):
-                faults.append(f"{name}: {code}.{key} is missing")
-            for key, text in sorted(words.items()):
-                bad = gsm.non_gsm_characters(str(text))
-                if bad:
-                    faults.append(f"{name}: {code}.{key}: not GSM-7: {' '.join(repr(c) for c in bad)}")
+            faults.extend(f"{name}: {code}.{key} is missing" for key in sorted(set(messages) - set(section)))
+            faults.extend(f"{name}: {code}.{key} is not a message the tip line sends"
+                          for key in sorted(set(section) - set(messages)))
+            longest = _side_longest(flow, code, section)
+            for key in sorted(set(section) & set(messages)):
+                faults.extend(_check_side_message(f"{name}: {code}.{key}", section[key], messages[key], known,
+                                                  longest, flow))
     return faults
+
+
+def _check_side_message(where: str, text, message: Message, known: set[str], longest: dict[str, str],
+                        flow: Flow) -> list[str]:
+    if not isinstance(text, str):
+        return [f"{where}: must be text"]
+    try:
+        used = placeholders(text)
+    except ValueError as exc:
+        return [f"{where}: {exc}"]
+    unknown = used - known - set(message.placeholders)
+    if unknown:
+        allowed = ", ".join(f"{{{p}}}" for p in message.placeholders) or "none of its own"
+        return [f"{where}: uses unknown placeholder(s) {sorted(unknown)}; the tip line fills {allowed}, "
+                "{service} and the deployment's numbers"]
+    values = {p: "W" * FITTED_ROOM if p in message.fitted else longest[p] for p in message.placeholders}
+    try:
+        filled = text.format_map(_Values(flow.numbers, flow.service_name, values))
+    except (FlowError, ValueError, IndexError, AttributeError, KeyError) as exc:
+        return [f"{where}: {exc}"]
+    return _check_text(where, filled, limit=message.segments)
 
 
 def check_flow(folder: str | Path, *, service_name: str | None = None) -> list[str]:
@@ -268,9 +304,11 @@ def check_flow(folder: str | Path, *, service_name: str | None = None) -> list[s
         flow = load_flow(folder, service_name=service_name)
     except FlowError as exc:
         return [str(exc)]
-    faults = _check_messages(flow) + _check_words(flow) + _check_side_files(Path(folder), flow)
+    faults = _check_messages(flow) + _check_words(flow)
+    side = _check_side_files(Path(folder), flow)  # the words files do not take part in a report
     if faults:
-        return faults
+        return faults + side
+    faults = side
     for code in flow.languages:
         for danger in (False, True):
             for place in ("typed", "picked"):

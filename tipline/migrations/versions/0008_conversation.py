@@ -1,7 +1,7 @@
 """a tip's PIN (keyed hash) and its wrong tries, for ADD and STATUS from another phone (issue 8)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007 (main's head when conv merged main: routing after the gateway and security heads)
 """
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
@@ -10,7 +10,7 @@ from alembic import op
 import tipline.models
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
