@@ -59,6 +59,9 @@ class FixedReferences:
         return f"TEST-{self.ALPHABET[n // 32 % 32]}{self.ALPHABET[n % 32]}{self.ALPHABET[0]}{self.ALPHABET[0]}"
 
 
+TEST_PIN = "4821"  # every report's PIN in tests: transcripts stay the same run after run
+
+
 def require_postgres() -> str:
     url = os.environ.get("TIPLINE_TEST_DATABASE_URL")
     if not url:
@@ -133,10 +136,29 @@ def settings(tmp_path, sqlite_url):
 @pytest.fixture
 def app(settings, clock, references):
     upgrade(settings.database_url)
-    app = create_app(settings, clock=clock, reference_maker=references)
+    app = create_app(settings, clock=clock, reference_maker=references, pin_maker=lambda: TEST_PIN)
     app.config["TESTING"] = True
     yield app
     app.extensions["tipline"].db.dispose()
+
+
+@pytest.fixture
+def make_app(tmp_path, clock, references):
+    """Apps on SQLite with settings overridden per test (each on its own file); disposed afterwards."""
+    made = []
+
+    def make(**overrides):
+        name = f"app{len(made)}"
+        settings = make_settings(tmp_path / name, f"sqlite:///{tmp_path / f'{name}.db'}", **overrides)
+        upgrade(settings.database_url)
+        app = create_app(settings, clock=clock, reference_maker=references, pin_maker=lambda: TEST_PIN)
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["tipline"].db.dispose()
 
 
 @pytest.fixture

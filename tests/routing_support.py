@@ -80,11 +80,12 @@ def report_urgent_from_the_list(person, tipline, place_code: str, *, story: str)
     """
     flow = tipline.flow
     where = {flow.say("en", spec.ask)[:30] for spec in flow.states.values() if spec.answer == "place"}
+    what = {flow.say("en", spec.ask)[:20] for spec in flow.states.values() if spec.field == "description"}
     replies = person.send("hello") + person.send("1") + person.send("1")  # report, a child is in danger now
-    for _ in range(12):
-        if any(reply[:30] in where for reply in replies[-1:]):
+    for _ in range(12):  # a question may share an SMS with what came before it (the numbers, "kept")
+        if any(asked in replies[-1] for asked in where):
             break
-        replies += person.send(story if "own words" in replies[-1] else "0")
+        replies += person.send(story if any(asked in replies[-1] for asked in what) else "0")
     else:
         raise AssertionError(f"the report never asked where: {replies}")
     replies += person.send("9")  # the numbered list

@@ -109,7 +109,7 @@ def test_broadcast_to_a_place_reaches_exactly_its_active_volunteers(app, tipline
     sent = {r["form"]["To"]: r["form"]["Body"] for r in fake_twilio.sent()}
     assert set(sent) == {BANDUNG, BOGOR}
     assert sent[BANDUNG].startswith("Watch the bus station this week.\nInfo Anak. Send STOP")
-    assert sent[BOGOR].startswith("Awasi terminal bus minggu ini.\nInfo Anak. Kirim STOP")
+    assert sent[BOGOR].startswith("Awasi terminal bus minggu ini.\nInfo Anak. Kirim BERHENTI")  # Indonesian keywords in Indonesian texts
 
     with storage.reading(tipline.db) as session:
         [row] = session.exec(select(Broadcast)).all()

@@ -26,7 +26,8 @@ CONTRACT_FIELDS = {
     "reference", "created_at", "status", "urgency", "category", "description", "location", "channel",
     "language", "reporter", "contact_consent", "complete",
 }
-REPORT = "hello\n1\n1\nTwo boys carry bricks all day at the kiln, the owner keeps them\n1\nDesa Sukamaju\nevery day\n2\n1\n1\n"
+# Urgent: where the child is now first, then what is happening, kind, how many, contact, send.
+REPORT = "hello\n1\n1\nDesa Sukamaju\nTwo boys carry bricks all day at the kiln, the owner keeps them\n1\n2\n1\n1\n"
 
 
 @pytest.fixture
@@ -46,8 +47,8 @@ def run(env, *args, input=None):
 def test_chat_then_export_json(env):
     chat = run(env, "chat", "--lang", "en", input=REPORT)
     assert chat.exit_code == 0, chat.output
-    assert "112" in chat.output and "Your reference is" in chat.output
-    reference = chat.output.split("Your reference is ")[1][:9]
+    assert "112" in chat.output and "Report code: " in chat.output
+    reference = chat.output.split("Report code: ")[1][:9]
 
     exported = run(env, "tips", "export")
     assert exported.exit_code == 0

@@ -20,16 +20,18 @@ def test_join_records_consent_place_and_sealed_address_and_stop_leaves(client, t
     person.send("hi")
     person.send("JOIN")
     person.send("1")
-    assert "Thank you for joining" in person.send("Desa Sukamaju, Bogor")[0]
+    assert "Thank you for joining" in person.send("Desa Sukamaju, kab Bogor")[0]
     [volunteer] = volunteers(tipline)
     assert volunteer.active and volunteer.channel == "whatsapp" and volunteer.language == "en"
-    assert volunteer.place == "Desa Sukamaju, Bogor" and volunteer.place_code is None
+    # The typed words are kept; the place matcher adds the code of Kab. Bogor.
+    assert volunteer.place == "Desa Sukamaju, kab Bogor" and volunteer.place_code == "32.01"
     assert "never confront" in volunteer.consent_wording and volunteer.consent_at == clock.now
     assert tipline.contacts.open(volunteer.address_sealed) == "whatsapp:+15550100041"
     assert volunteer.reporter == tipline.reporter_of("+15550100041")
 
     clock.advance(days=3)
-    assert person.send("STOP") == []
+    # Twilio confirms STOP only on SMS: on WhatsApp the bot says it worked.
+    assert person.send("STOP") == ["You will get no more messages from us. Send START to come back."]
     [volunteer] = volunteers(tipline)
     assert not volunteer.active and volunteer.address_sealed is None and volunteer.left_at == clock.now
     with storage.reading(tipline.db) as session:

@@ -172,6 +172,7 @@ def test_ask_the_reporter_relays_the_question_and_the_answer_joins_the_tip(app, 
     assert "Ask the reporter a question" in page and "GSM-7" in page
     assert REPORTER_DIGITS not in page and REPORTER_DIGITS[-7:] not in page
 
+    clock.advance(minutes=30)  # the operator reads the report, then asks
     response = post(operator, f"{url}/ask", {"question": "Which station,  and at what time?"}, token_from=url)
     assert response.status_code == 302
     [row] = [r for r in outbox_rows(tipline) if r.kind == "follow_up"]

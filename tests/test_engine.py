@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from tipline.engine import (
+    Access,
     AddToTip,
     Conversation,
     DiscardTip,
     Escalate,
     ForgetContact,
     Inbound,
+    NoTips,
     SaveTip,
     load_flow,
     parse_reference,
@@ -33,14 +35,35 @@ def flow():
     return load_flow(FLOWS)
 
 
-class Tips:
-    """An in-memory stand-in for stored tips: only what the engine may ask."""
+class Tips(NoTips):
+    """An in-memory stand-in for stored tips: only what the engine may ask.
 
-    def __init__(self, statuses=None):
+    `statuses` are the sender's own tips; `others` someone else's, with their PIN.
+    """
+
+    def __init__(self, statuses=None, *, others=None, handling=None, routed=True):
         self.statuses = dict(statuses or {})
+        self.others = dict(others or {})  # reference -> (status, pin)
+        self.handlings = dict(handling or {})
+        self.routed = routed
+        self.pin_tries: list[tuple[str, str]] = []
 
     def status_of(self, reference):
-        return self.statuses.get(reference)
+        return self.statuses.get(reference) or (self.others.get(reference) or (None,))[0]
+
+    def access(self, reference, pin):
+        if reference in self.statuses:
+            return Access(True, pin_used=False)
+        if reference not in self.others or pin is None:
+            return Access(False)
+        self.pin_tries.append((reference, pin))
+        return Access(self.others[reference][1] == pin, pin_used=True)
+
+    def handling(self, reference):
+        return self.handlings.get(reference, "none")
+
+    def urgent_route(self, fields):
+        return self.routed
 
 
 class Talk:
@@ -106,7 +129,8 @@ def test_danger_first_yes_gives_numbers_at_once_and_escalates_before_other_quest
     assert "danger right now" in talk.send("1")[0]
     replies = talk.send("1")
     assert "112" in replies[0] and "110" in replies[0]  # emergency numbers come first
-    assert "What did you see" in replies[1]
+    assert replies[0].index("112") < replies[0].index("Where is the child now?")  # then where, in one SMS
+    assert len(replies) == 1 and "passing this on now" in replies[0]
     kinds = [type(e) for e in talk.last_events]
     assert kinds == [SaveTip, Escalate]
     saved = talk.last_events[0]
@@ -118,15 +142,15 @@ def test_complete_report_in_contract_order_with_summary_and_reference(flow):
     talk = Talk(flow, language="en")
     talk.send("hi")
     talk.send("1")
-    assert "What did you see" in talk.send("2")[0]
-    assert "What kind" in talk.send("Two girls work at the karaoke bar at night")[0]
+    assert "What happened?" in talk.send("2")[0]
+    assert "What is it about?" in talk.send("Two girls work at the karaoke bar at night")[0]
     assert "Where" in talk.send("2")[0]
-    assert "When" in talk.send("Jalan Melati 5, Bogor")[0]
+    assert "When" in talk.send("Jalan Melati 5, Kota Bogor")[0]
     assert "How many" in talk.send("yesterday")[0]
-    assert "contact you" in talk.send("2")[0]
+    assert "safe for us to text you" in talk.send("2")[0]
     summary = talk.send("yes")[0]
     assert "Two girls work at the karaoke" in summary and "Sexual exploitation" in summary
-    assert "Jalan Melati 5, Bogor" in summary and "Contact you: yes" in summary
+    assert "Jalan Melati 5, Kota Bogor" in summary and "Text you: yes" in summary
     final = talk.send("1")
     reference = talk.saved()[-1].reference
     assert reference in final[0]
@@ -134,8 +158,8 @@ def test_complete_report_in_contract_order_with_summary_and_reference(flow):
     fields = talk.saved()[-1].fields
     assert fields == {
         "urgency": "normal", "category": "sexual_exploitation",
-        "description": "Two girls work at the karaoke bar at night", "location": "Jalan Melati 5, Bogor",
-        "when": "yesterday", "children": "2", "contact_consent": True, "place_code": None, "media_count": 0,
+        "description": "Two girls work at the karaoke bar at night", "location": "Jalan Melati 5, Kota Bogor",
+        "when": "yesterday", "children": "2", "contact_consent": True, "place_code": "32.71", "media_count": 0,
         "complete": True,
         "channel": "sms", "language": "en",
     }
@@ -152,7 +176,7 @@ def test_every_question_can_be_skipped(flow):
     talk.send("2")
     assert talk.conversation.state == "report_confirm"
     final = talk.send("1")
-    assert "Nomor laporan Anda" in final[0]
+    assert "Kode laporan:" in final[0]
     assert talk.saved()[-1].fields["complete"] is True
 
 
@@ -161,8 +185,8 @@ def test_numbered_question_answered_with_a_story_keeps_the_words(flow):
     talk.send("hi")
     talk.send("1")
     replies = talk.send("there is a boy locked in the house next to the mosque")
-    assert "kept your words" in replies[0]
-    assert "danger right now" in replies[1]  # asked again
+    assert replies == ["Thank you, we added your words to the report.\n"
+                       "Is a child in danger right now? Reply 1 Yes, 2 No or 0 Skip."]  # asked again, briefly
     assert talk.saved()[-1].fields["description"] == "there is a boy locked in the house next to the mosque"
 
 
@@ -170,7 +194,7 @@ def test_unrecognised_short_answer_asks_again(flow):
     talk = Talk(flow, language="en")
     talk.send("hi")
     replies = talk.send("9")
-    assert "did not understand" in replies[0] and "1 Report a concern" in replies[1]
+    assert replies == ["Please reply a number from 1 to 5. MENU shows the menu."]  # one line, not the menu
     assert talk.conversation.state == "menu"
 
 
@@ -197,7 +221,7 @@ def test_exit_keeps_an_immediate_danger_report_already_escalated(flow):
     assert ForgetContact() in talk.last_events and talk.conversation.tip is None
 
 
-def test_idle_conversation_starts_over_and_keeps_the_unfinished_report(flow):
+def test_idle_conversation_offers_the_report_back_and_keeps_it(flow):
     talk = Talk(flow, language="en")
     talk.send("hi")
     talk.send("1")
@@ -207,8 +231,32 @@ def test_idle_conversation_starts_over_and_keeps_the_unfinished_report(flow):
     assert kept.fields["complete"] is False
     talk.now += timedelta(minutes=31)
     replies = talk.send("3")
-    assert "we never share your number" in replies[0]  # the welcome again, not the next question
+    assert replies == ["Your report is not finished. Go on with it?\n1 Yes, go on\n2 Start again"]
+    assert talk.conversation.tip == kept.reference
+    assert "What is it about?" in talk.send("1")[0]  # back at the question it stopped at
+    assert talk.conversation.state == "report_kind"
+    assert not any(isinstance(e, DiscardTip) for e in talk.events)
+
+
+def test_after_the_resume_window_the_next_message_starts_over_and_the_report_stays(flow):
+    talk = Talk(flow, language="en")
+    for text in ("hi", "1", "2", "A child sleeps in the warehouse"):
+        talk.send(text)
+    talk.now += timedelta(hours=25)
+    replies = talk.send("3")
+    assert "we never share your number" in replies[0]  # the welcome again
     assert talk.conversation.state == "menu" and talk.conversation.tip is None
+    assert not any(isinstance(e, DiscardTip) for e in talk.events)
+
+
+def test_start_again_instead_of_resuming_keeps_the_unfinished_report(flow):
+    talk = Talk(flow, language="id")
+    for text in ("halo", "1", "2", "Anak2 kerja di pabrik sampai malam"):
+        talk.send(text)
+    talk.now += timedelta(hours=2)
+    assert "belum selesai" in talk.send("halo")[0]
+    replies = talk.send("2")
+    assert "Balas angka" in replies[0] and talk.conversation.state == "menu" and talk.conversation.tip is None
     assert not any(isinstance(e, DiscardTip) for e in talk.events)
 
 
@@ -217,7 +265,7 @@ def test_not_idle_after_29_minutes(flow):
     talk.send("hi")
     talk.send("1")
     talk.now += timedelta(minutes=29)
-    assert "What did you see" in talk.send("2")[0]
+    assert "What happened?" in talk.send("2")[0]
 
 
 def test_stop_gets_no_reply_and_start_opts_back_in(flow):
@@ -229,7 +277,8 @@ def test_stop_gets_no_reply_and_start_opts_back_in(flow):
         assert talk.conversation.opted_out is True
     talk.conversation.opted_out = False
     talk.conversation.language = "id"
-    assert talk.send("BERHENTI") == []
+    # Twilio answers only its own English words: BERHENTI gets our confirmation.
+    assert talk.send("BERHENTI") == ["Anda tidak akan menerima pesan lagi dari kami. Kirim MULAI untuk kembali."]
     assert talk.conversation.opted_out is True
     assert ForgetContact() in talk.last_events
     replies = talk.send("START")
@@ -267,21 +316,20 @@ def test_language_switch_changes_every_following_message(flow):
     talk.send("hi")
     talk.send("4")
     replies = talk.send("1")  # Bahasa Indonesia is listed first (deployment order)
-    assert replies[0] == "Bahasa: Indonesia."
-    assert "Balas angka" in replies[1]
+    assert replies[0].startswith("Bahasa diganti: Indonesia.\nBalas angka")  # one SMS
 
 
 def test_add_and_status_by_reference(flow):
     talk = Talk(flow, language="en", tips=Tips({"7KQ2-9PXM": "escalated", "ABCD-2345": "spam"}))
     talk.send("hi")
     replies = talk.send("add 7kq29pxm the car was a red Avanza")
-    assert replies == ["Added to 7KQ2-9PXM. Thank you."]
+    assert replies == ['Added to 7KQ2-9PXM: "the car was a red Avanza". Thank you.']
     assert talk.last_events == [AddToTip("7KQ2-9PXM", "the car was a red Avanza")]
     assert "passed to people who can act" in talk.send("STATUS 7KQ2-9PXM")[0]
     assert "is closed" in talk.send("status ABCD-2345")[0]  # spam is never revealed
-    assert "could not find" in talk.send("STATUS 2222-2222")[0]
+    assert "cannot be opened from this phone" in talk.send("STATUS 2222-2222")[0]
     assert "send ADD" in talk.send("ADD")[0]
-    assert talk.send("TAMBAH 7KQ2-9PXM lagi") == ["Added to 7KQ2-9PXM. Thank you."]  # Indonesian word
+    assert talk.send("TAMBAH 7KQ2-9PXM lagi") == ['Added to 7KQ2-9PXM: "lagi". Thank you.']  # Indonesian word
 
 
 def test_text_starting_with_add_is_an_answer_not_a_command(flow):
@@ -389,7 +437,8 @@ def test_where_offers_numbered_pages_of_provinces_then_regencies(flow):
     assert first_page.startswith("Pick a number or write the place:\n1 Aceh\n")
     assert "9 More" in first_page and "0 Skip" in first_page
     regencies = _pick(talk, None, "32")
-    assert regencies[0].startswith("Jawa Barat: pick a number") and "1 Kab. Bogor" in regencies[0]
+    # Alphabetical, Kab. before Kota of the same name.
+    assert regencies[0].startswith("Jawa Barat: pick a number\x20or write the place:\n1 Kab. Bandung\n2 Kota Bandung\n")
     after = _pick(talk, "32", "32.01")
     assert "When did you see it" in after[0]
     fields = talk.saved()[-1].fields
@@ -428,7 +477,7 @@ def test_join_asks_consent_then_place_and_subscribes(flow):
     talk = Talk(flow, language="en")
     talk.send("hi")
     explain = talk.send("5")[0]
-    assert "never confront" in explain and "encrypted" in explain and "STOP" in explain
+    assert "never confront" in explain and "keep your number safe" in explain and "STOP" in explain
     assert "Which area" in talk.send("1")[0]
     talk.send("9")
     _pick(talk, None, "31")
@@ -444,7 +493,7 @@ def test_join_keyword_in_indonesian_and_declining(flow):
     talk = Talk(flow, language="id")
     talk.send("halo")
     assert "Relawan" in talk.send("GABUNG")[0]
-    assert "GABUNG jika berubah pikiran" in talk.send("2")[0]
+    assert "GABUNG kalau berubah pikiran" in talk.send("2")[0]
     assert talk.conversation.state == "menu"
     assert not any(isinstance(e, Subscribe) for e in talk.events)
 

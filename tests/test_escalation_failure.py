@@ -61,9 +61,9 @@ def test_an_exception_in_routing_still_sends_the_numbers_and_marks_the_tip(clien
     assert stored(tipline, "TEST-2322").status == "new"  # what the broken part began is undone
     assert [(address, kind) for address, kind, body in queued(tipline)] == [(ONCALL, "alert")]
     assert "could not be sent to partners" in queued(tipline)[0][2]
-    # The conversation went on: the next answer is taken as the report's next answer.
+    # The conversation went on: the next answer is taken as the report's next answer (where the child is now).
     Reporter(client, NUMBER).send(WORDS)
-    assert stored(tipline, "TEST-2322").description == WORDS
+    assert stored(tipline, "TEST-2322").location == WORDS
 
 
 def test_a_broken_queue_still_sends_the_numbers(client, tipline, monkeypatch, caplog):

@@ -107,10 +107,11 @@ def test_invalid_yaml_is_a_clear_fault(broken):
 
 def test_a_long_service_name_is_checked_too():
     faults = check_flow(FLOWS, service_name="The National Child Protection Community Reporting Service")
-    report = [f for f in faults if "complete report with immediate danger costs 13 segments" in f]
     # The partners' escalation has its frame at the longest: too little room is left for the description.
-    partners = [f for f in faults if f.startswith("outbound.yaml: id.escalation: 4 SMS segments")]
-    assert report and partners and len(report) + len(partners) == len(faults)
+    assert len(faults) == 1 and faults[0].startswith("outbound.yaml: id.escalation: 4 SMS segments")
+    longer = check_flow(FLOWS, service_name="The National Child Protection Community Reporting and Referral Service")
+    assert any("messages/id.yaml: 'join_explain': 3 SMS segments" in f for f in longer)
+    assert all("SMS segments" in f for f in longer)
 
 
 def test_side_files_must_be_complete_and_gsm(broken):
@@ -174,3 +175,60 @@ def test_the_code_supplies_exactly_the_declared_placeholders(broken):
     words = Words.load(broken, "outbound.yaml", load_flow(broken))
     # A broken translation falls back to English at run time (and fails the check before that).
     assert words.say("id", "done_done", reference="TEST-2222").startswith("Thank you. The outcome for tip TEST-2222")
+
+
+@pytest.mark.parametrize("language", ["en", "id"])
+def test_a_report_with_the_place_picked_from_the_list_fits_its_budget(language):
+    from tipline.engine.check import PLACE_LIST_BUDGET
+
+    flow = load_flow(FLOWS)
+    for danger in (False, True):
+        picked = report_cost(flow, language, danger=danger, place="picked")
+        typed = report_cost(flow, language, danger=danger, place="typed")
+        assert typed <= REPORT_BUDGET and picked <= REPORT_BUDGET + PLACE_LIST_BUDGET and picked > typed
+
+
+def test_an_answer_word_claimed_by_two_meanings_is_refused(broken):
+    edit(broken / "messages" / "id.yaml", lambda d: d["keywords"]["NO"].append("IYAA"))  # IYA is YES
+    assert any("'IYA' is claimed by ['NO', 'YES']" in f for f in check_flow(broken))
+
+
+def test_a_number_word_that_is_also_an_answer_is_refused(broken):
+    edit(broken / "messages" / "en.yaml", lambda d: d["numbers"].update({"OK": 3}))
+    assert any("'OK' is claimed by ['3', 'YES']" in f for f in check_flow(broken))
+
+
+def test_a_command_used_as_an_answer_or_a_panic_word_is_refused(broken):
+    edit(broken / "messages" / "en.yaml", lambda d: d["keywords"]["YES"].append("MENU"))
+    edit(broken / "messages" / "id.yaml", lambda d: d["panic"].append("BANTUAN"))
+    faults = check_flow(broken)
+    assert any("'MENU' is both the command MENU and an answer" in f for f in faults)
+    assert any("panic word 'BANTUAN' is also the command HELP" in f for f in faults)
+
+
+def test_question_words_must_name_a_question_and_not_clash(broken):
+    def change(d):
+        d["question_words"]["ask_nothing"] = {"YES": ["AMAN"]}
+        d["question_words"]["ask_contact"]["NO"].append("AMAN")
+    edit(broken / "messages" / "id.yaml", change)
+    faults = check_flow(broken)
+    assert any("question_words.ask_nothing names no question" in f for f in faults)
+    assert any("question_words.ask_contact: 'AMAN' is claimed by ['NO', 'YES']" in f for f in faults)
+
+
+def test_every_numbered_question_needs_its_one_line_again_message(broken):
+    edit(broken / "messages" / "en.yaml", lambda d: d["messages"].pop("ask_danger_again"))
+    assert any("en.yaml: message 'ask_danger_again' is missing" in f for f in check_flow(broken))
+
+
+def test_new_engine_messages_are_checked_like_the_others(broken):
+    edit(broken / "messages" / "id.yaml", lambda d: d["messages"].update(urgent_unrouted="Telepon {emergency} \u2014 sekarang"))
+    edit(broken / "messages" / "en.yaml", lambda d: d["messages"].pop("stopped"))
+    faults = check_flow(broken)
+    assert any("'urgent_unrouted': not GSM-7" in f for f in faults)
+    assert any("en.yaml: message 'stopped' is missing" in f for f in faults)
+
+
+def test_place_words_must_be_well_formed(broken):
+    (broken / "place_words.yaml").write_text("kinds: {town: [KOTA]}\n", encoding="utf-8")
+    assert any("place_words.yaml" in f and "'kinds'" in f for f in check_flow(broken))

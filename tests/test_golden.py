@@ -1,7 +1,9 @@
 """Whole conversations as golden transcripts, through the signed webhook, with a fixed clock.
 
 Each tests/golden/*.yaml holds what a reporter sends; `out` (the bot's replies) and `tips`
-(the export afterwards) are what we promise. After a deliberate change to flows/, regenerate:
+(the export afterwards) are what we promise. A turn may come from another phone (`sender`), and
+`{reference}` / `{reference_loose}` stand for the last reference (as printed, or in lower case
+with a space instead of the dash, as people type it). After a deliberate change to flows/, regenerate:
     make test PYTEST_ARGS="--regen-golden tests/test_golden.py"
 and read the diff before committing it.
 """
@@ -41,8 +43,9 @@ def test_golden_transcript(path, client, tipline, clock, request):
     transcript = []
     for turn in case["script"]:
         clock.advance(minutes=turn.get("wait_minutes", 1))
-        text = turn["in"].replace("{reference}", reference or "")
-        response = signed_post(client, inbound_fields(text, sender=sender, **turn.get("fields", {})))
+        loose = (reference or "").lower().replace("-", " ")
+        text = turn["in"].replace("{reference}", reference or "").replace("{reference_loose}", loose)
+        response = signed_post(client, inbound_fields(text, sender=turn.get("sender", sender), **turn.get("fields", {})))
         assert response.status_code == 200
         replies = twiml_messages(response.get_data(as_text=True))
         with storage.reading(tipline.db) as session:

@@ -124,10 +124,9 @@ def sms_conversation(client) -> None:
     sms.send(next(words))
     sms.send("1")
     assert "112" in sms.send("1")[0]  # danger now: emergency numbers, escalation
-    sms.send(next(words))  # what
+    sms.send(next(words))  # where the child is now
+    sms.send(next(words))  # what is happening
     sms.send("2")  # kind
-    sms.send(next(words))  # where
-    sms.send(next(words))  # when
     sms.send(next(words))  # how many
     sms.send("1")  # contact: yes, so the number is sealed and kept
     reference = reference_in(sms.send("1"))
@@ -164,7 +163,7 @@ def whatsapp_conversation(client) -> None:
     reference_in(wa.send("1"))
     wa.send(next(words), **MEDIA)
     wa.send("", **SHARED_PLACE)
-    assert wa.send("STOP") == []
+    assert wa.send("STOP") == ["Anda tidak akan menerima pesan lagi dari kami. Kirim MULAI untuk kembali."]
 
 
 FORCED_FAILURES = {  # per store: (break it, mend it)
@@ -263,7 +262,7 @@ def test_terminal_chat_logs_nothing_personal(tmp_path, sqlite_url, caplog):
     typed = ["Hello", "1", "2", SMS_WORDS[1], "2", SMS_WORDS[2], SMS_WORDS[3], SMS_WORDS[4], "2", "1"]
     result = CliRunner().invoke(main, ["chat"], input="\n".join(typed) + "\n", env=env)
     assert result.exit_code == 0, result.output
-    assert "Your reference is" in result.output
+    assert "Report code:" in result.output
     text = log_text(caplog)
     assert not [w for w in SMS_WORDS if w in text]
 

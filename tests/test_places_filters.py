@@ -57,7 +57,7 @@ def test_urgent_report_from_the_place_list_reaches_the_partner_of_that_province(
             storage.add_partner(session, name=name, phone=phone, channel="sms", language="en", regions=regions,
                                 categories=[], urgent_only=False, preference=1, now=tipline.clock())
     person = Reporter(client, "+15550100001")
-    for text in ("Hello", "1", "1", "A boy is kept in a locked shop", "1", "9"):
+    for text in ("Hello", "1", "1", "9"):  # urgent: where the child is now comes first
         person.send(text)
     pages = tipline.flow.place_pages("en", None)
     [(page_number, index)] = [(n, i) for n, page in enumerate(pages) for i, p in enumerate(page, 1) if p.code == "32"]

@@ -66,16 +66,17 @@ def test_poll_reaches_volunteers_and_answers_are_tallied(app, tipline, volunteer
 
     client = app.test_client()
     clock.advance(minutes=10)
-    assert Reporter(client, BANDUNG).send("2") == ["Thank you, your answer 2 is counted. Send another number to change it."]
+    assert Reporter(client, BANDUNG).send("2") == ["Thank you, your answer 2 is counted."]
     bogor = Reporter(client, BOGOR)
-    assert "dihitung" in bogor.send("1")[0]
+    assert "dihitung" in bogor.send("satu")[0]  # number words count too
     clock.advance(minutes=1)
-    assert "dihitung" in bogor.send("3")[0]  # a new answer replaces the old
-    assert tally(tipline, poll_id) == {2: 1, 3: 1}
+    # Only the first reply after the poll is its answer (issue 9): a later digit is a menu choice again.
+    assert "dihitung" not in " ".join(bogor.send("3"))
+    assert tally(tipline, poll_id) == {1: 1, 2: 1}
 
     page = operator.get(f"/dashboard/community/polls/{poll_id}").get_data(as_text=True)
     counts = re.findall(r'<td class="count">(\d+)</td>', page)
-    assert counts == ["0", "1", "1"] and "2 answers." in page
+    assert counts == ["1", "1", "0"] and "2 answers." in page
     assert "<svg" in page and "<script" not in page
 
 
@@ -129,7 +130,7 @@ def test_results_and_what_will_change_go_back_to_the_participants(app, tipline, 
     assert results[BANDUNG] == ("Info Anak poll results: Where do children work at night in your area?\n"
                                 "1 Markets: 50%\n2 Ports: 0%\n3 Karaoke bars: 50%\n"
                                 "We will visit the markets with the police.")
-    assert results[BOGOR].startswith("Info Anak hasil jajak pendapat:")
+    assert results[BOGOR].startswith("Info Anak hasil survei:")
     with storage.reading(tipline.db) as session:
         actions = {e.action for e in storage.audit_entries(session, per_page=100)[0]}
     assert {"poll_created", "broadcast_scheduled", "poll_results_drafted"} <= actions
@@ -146,9 +147,13 @@ def test_a_malformed_poll_is_refused(app, operator, fields, problem):
     assert response.status_code == 400 and problem in response.get_data(as_text=True)
 
 
-def test_a_superscript_digit_after_a_poll_is_not_a_500(app, tipline, volunteers, operator, fake_twilio, clock):
-    """'²' is a digit to str.isdigit but not to int(): it goes to the conversation, counted as nothing."""
+def test_odd_digits_after_a_poll_are_read_as_digits_never_a_500(app, tipline, volunteers, operator, fake_twilio,
+                                                                 clock):
+    """'²' and '٣' are digits to str.isdigit but not to int(): folded to 2 and 3 first; '⑩' is out of range."""
     poll_id, _ = send_poll(operator, tipline, clock)
     clock.advance(minutes=10)
-    assert "counted" not in " ".join(Reporter(app.test_client(), BANDUNG).send("²"))
-    assert tally(tipline, poll_id) == {}
+    client = app.test_client()
+    assert "counted" in " ".join(Reporter(client, BANDUNG).send("²"))
+    assert "dihitung" in " ".join(Reporter(client, BOGOR).send("٣"))
+    assert "dihitung" not in " ".join(Reporter(client, SEMARANG).send("⑩"))  # the conversation answers
+    assert tally(tipline, poll_id) == {2: 1, 3: 1}

@@ -92,8 +92,10 @@ def test_two_messages_at_once_are_handled_one_after_the_other(app, tipline):
         mine = [t for t in tips(tipline) if t.reporter == row.reporter]
         assert len(mine) == 1
         assert mine[0].description == description
-        replies = sorted(len(twiml_messages(r.get_data(as_text=True))) for r in responses)
-        assert replies == [1, 2]  # the next question; the words kept plus the question again
+        replies = sorted(twiml_messages(r.get_data(as_text=True))[0] for r in responses)
+        # The next question; the words kept and the question again in one line (one SMS).
+        assert replies[0].startswith("Thank you, we added your words to the report.\nMore to tell? Just send it.")
+        assert replies[1].startswith("What is it about?")
 
 
 def test_eight_messages_at_once_lose_nothing(app, tipline):

@@ -19,6 +19,7 @@ def settings(tmp_path, sqlite_url):
 def _asked(client, tipline, clock):
     reporter, reference = urgent_report(client)
     finish(reporter, consent=True)
+    clock.advance(minutes=30)
     with storage.writing(tipline.db) as session:
         tip = storage.tip_by_reference(session, reference=reference)
         ask_reporter(session, tip, "Anything else?", actor="op@example.org", now=clock.now, outbound=tipline.outbound)

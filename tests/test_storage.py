@@ -26,29 +26,37 @@ def export(tipline):
 def test_report_add_status_and_export(store, clock):
     client, tipline = store
     reporter = Reporter(client, "+15550100031")
-    for text in ("hi", "1", "1", "Children carry sacks at the harbour at night"):
+    for text in ("hi", "1", "1", "Pelabuhan Sunda Kelapa"):
         reporter.send(text)
     tips = export(tipline)
     assert len(tips) == 1 and tips[0]["urgency"] == "immediate" and tips[0]["complete"] is False
-    for text in ("4", "Pelabuhan Sunda Kelapa", "tonight", "about 6", "2"):
+    for text in ("Children carry sacks at the harbour at night", "4", "about 6", "2"):
         reporter.send(text)
-    reference = reporter.send("1")[0].split("reference is ")[1][:9]
+    submitted = reporter.send("1")[0]
+    reference = submitted.split("Report code: ")[1][:9]
+    pin = submitted.split(" PIN ")[1][:4]
     clock.advance(hours=2)
-    assert reporter.send(f"ADD {reference} they left on a blue truck") == [f"Added to {reference}. Thank you."]
+    assert reporter.send(f"ADD {reference} they left on a blue truck") == [
+        f'Added to {reference}: "they left on a blue truck". Thank you.']
     other = Reporter(client, "+15550100032")
-    # Anyone holding the reference may ask; a first message of shared words gets the default language.
-    assert other.send(f"STATUS {reference}") == [f"Laporan {reference} sudah diterima dan menunggu ditinjau."]
+    # Another phone needs the PIN; a first message of shared words gets the default language.
+    assert "tidak bisa dibuka dari HP ini" in other.send(f"STATUS {reference}")[0]
+    assert other.send(f"STATUS {reference} {pin}") == [f"Laporan {reference} sudah diterima dan menunggu diperiksa tim kami."]
     [tip] = export(tipline)
     assert tip["reference"] == reference and tip["complete"] is True
-    assert tip["category"] == "online" and tip["location"] == "Pelabuhan Sunda Kelapa"
-    assert tip["children"] == "about 6" and tip["when"] == "tonight"
+    assert tip["category"] == "online" and tip["location"] == "Pelabuhan Sunda Kelapa" and tip["place_code"] is None
+    assert tip["children"] == "about 6" and tip["when"] is None  # not asked when a child is in danger now
     assert tip["additions"][0]["text"] == "they left on a blue truck"
     assert tip["reporter"] == tipline.reporter_of("+15550100031")
     with storage.reading(tipline.db) as session:
         events = list(session.exec(storage.select(storage.TipEvent).order_by(storage.TipEvent.id)))
-    # No partner and no on-call number here: the timeline says nobody received it, never "sent".
-    assert [e.kind for e in events] == ["created", "escalation_requested", "routing", "completed", "addition"]
+        stored = storage.tip_by_reference(session, reference=reference)
+    # No partner and no on-call number here: the timeline says nobody received it, never "sent"; the
+    # typed place names no place in the list.
+    assert [e.kind for e in events] == ["created", "escalation_requested", "routing", "place_not_matched",
+                                        "completed", "addition"]
     assert events[2].detail == {"to": "unrouted"}
+    assert stored.pin_hash and pin not in stored.pin_hash and len(stored.pin_hash) == 64  # only a keyed hash
 
 
 def test_exit_discards_and_menu_keeps_unfinished(store):

@@ -21,24 +21,6 @@ PUBLIC_WEBHOOK = "https://tips.example.org/twilio/messages"
 INTERNAL_BASE = "http://internal:8000"
 
 
-@pytest.fixture
-def make_app(tmp_path, clock, references):
-    """An app on SQLite with settings overridden per test; disposed afterwards."""
-    made = []
-
-    def make(**overrides):
-        settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'tipline.db'}", **overrides)
-        storage.upgrade(settings.database_url)
-        app = create_app(settings, clock=clock, reference_maker=references)
-        app.config["TESTING"] = True
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        app.extensions["tipline"].db.dispose()
-
-
 def post_signed_for(client, fields: dict, *, signed_url: str, sent_to: str, headers: dict | None = None):
     """Twilio signs `signed_url`; the request reaches the app as `sent_to` (e.g. behind a proxy)."""
     return signed_post(client, fields, url=signed_url, sent_to=sent_to, headers=headers)

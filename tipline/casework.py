@@ -45,6 +45,7 @@ class Actor:
 
 
 SYSTEM = Actor("system", "system")
+REPORTER = Actor("reporter", "reporter")  # never who: the reporter is only ever a pseudonym
 
 
 class CaseworkRefused(Exception):
@@ -237,3 +238,14 @@ def partner_reports_outcome(session, tip: Tip, escalation: Escalation, partner: 
     tip.outcome_reported_at, tip.updated_at = now, now
     session.add(tip)
     _record(session, tip, Actor.partner(partner), "partner_outcome", now, {"partner": partner.name})
+
+
+# ---- reporters ----------------------------------------------------------------------------------
+
+def reporter_added(session, tip: Tip, *, now: datetime) -> None:
+    """The reporter added words (ADD) to a closed tip: it goes back to operators, never silently
+    filled. A tip marked spam stays spam, flagged in its timeline (issue 8)."""
+    if tip.status == "closed":
+        _move(session, tip, "back_to_triaged", actor=REPORTER, now=now, reason="the reporter added information")
+    elif tip.status == "spam":
+        _record(session, tip, REPORTER, "addition_after_close", now)

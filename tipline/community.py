@@ -235,29 +235,31 @@ def after_failure(session, row, *, code: int | None, now: datetime) -> None:
 
 # ---- poll answers ---------------------------------------------------------------------------------------
 
+POLL_ANSWER_WINDOW = timedelta(days=3)  # a poll older than this no longer takes a bare number
+
+
 def take_poll_answer(session, tipline, *, reporter: str, last_seen: datetime | None, text: str,
                      now: datetime) -> str | None:
-    """Count a single digit as the answer to the poll that last reached this volunteer; the thanks, or None.
+    """Count a number as the answer to the poll that last reached this volunteer; the thanks, or None.
 
-    Only when it is their first message since the poll reached them, or every message since was
-    an answer to it (a new answer replaces the old); anything else goes to the conversation.
+    Only their first message since the poll reached them, within POLL_ANSWER_WINDOW; anything
+    later goes to the conversation (a digit then is a menu choice or a report's answer).
     """
-    digit = text.strip()
-    if len(digit) != 1 or digit not in "123456789":  # isdigit() would let "²" through to int()
-        return None
     volunteer = storage.volunteer_by_reporter(session, reporter=reporter)
     if volunteer is None or not volunteer.active:
+        return None
+    flow = tipline.flow
+    lexicon = flow.lexicons.get(volunteer.language) or flow.lexicons[flow.default_language]
+    reading = lexicon.answer(text)  # "2", "dua", "②"; never int() of what was typed
+    if reading is None or reading.extra or reading.number is None:
         return None
     reached = storage.poll_reaching(session, volunteer_id=volunteer.id)
     if reached is None:
         return None
     poll, sent_at = reached
-    if int(digit) > poll_option_count(poll):
+    if not 1 <= reading.number <= poll_option_count(poll) or now - sent_at > POLL_ANSWER_WINDOW:
         return None
-    earlier = storage.poll_answer_of(session, poll_id=poll.id, volunteer_id=volunteer.id)
-    quiet_since = last_seen is None or last_seen < sent_at
-    answered_last = earlier is not None and last_seen is not None and earlier.answered_at >= last_seen
-    if not (quiet_since or answered_last):
-        return None
-    storage.set_poll_answer(session, poll_id=poll.id, volunteer_id=volunteer.id, choice=int(digit), now=now)
-    return words(tipline).say(volunteer.language, "poll_thanks", choice=digit)
+    if last_seen is not None and last_seen >= sent_at:
+        return None  # not their first reply since the poll
+    storage.set_poll_answer(session, poll_id=poll.id, volunteer_id=volunteer.id, choice=reading.number, now=now)
+    return words(tipline).say(volunteer.language, "poll_thanks", choice=str(reading.number))

@@ -162,6 +162,16 @@ def urgent_receivers(session, tip: Tip, *, outbound: Outbound, exclude: set[int]
     return Receivers(partners=partners, oncall=outbound.settings.oncall_number or None)
 
 
+def urgent_receivers_exist(
+    session, *, outbound: Outbound, location: str | None, place_code: str | None, category: str | None,
+) -> bool:
+    """Whether an urgent tip like this reaches a person now (by the one routing rule above): the
+    reporter is told "passed on" only then (issue 8). Asked before the tip is stored."""
+    probe = Tip(reference="", reporter="", urgency="immediate", category=category, location=location,
+                place_code=place_code)
+    return urgent_receivers(session, probe, outbound=outbound).anyone
+
+
 def _clip(text: str | None, width: int) -> str | None:
     if not text:
         return None

@@ -1,8 +1,9 @@
 """Anonymous follow-up: an operator asks a reporter who agreed to be contacted; the answer joins the tip.
 
 The operator never sees the number: the question is queued to the sealed contact address, and
-the reporter's next message that is not a keyword (outside a report they are writing) is added
-to the tip. `ADD <ref> <text>` works as always.
+the reporter's first reply after it (within ANSWER_WINDOW) is added to the tip, unless it is a
+command, a call for help, a new story, or they are writing a report (the service decides that).
+`ADD <ref> <text>` works as always.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .models import FollowUp, Tip
 
 MAX_QUESTION = 300
 ANSWER_WINDOW = timedelta(days=7)  # a question older than this no longer captures messages
+ANSWER_MAX_PLAIN = 160  # longer than one SMS and telling a story: a new report, not the answer
 
 
 class FollowUpRefused(Exception):
@@ -47,10 +49,13 @@ def ask_reporter(
     return follow_up
 
 
-def take_answer(session, *, reporter: str, text: str, now: datetime, outbound: Outbound) -> str | None:
-    """If this reporter has a question pending, add `text` to its tip and return the thanks."""
+def take_answer(
+    session, *, reporter: str, text: str, last_seen: datetime | None, now: datetime, outbound: Outbound,
+) -> str | None:
+    """If this reporter has a question pending and this is their first reply since it was asked,
+    add `text` to its tip and return the thanks."""
     follow_up = storage.pending_follow_up(session, reporter=reporter, since=now - ANSWER_WINDOW)
-    if follow_up is None:
+    if follow_up is None or (last_seen is not None and last_seen >= follow_up.asked_at):
         return None
     tip = storage.tip_by_id(session, tip_id=follow_up.tip_id)
     storage.add_to_tip(session, reference=tip.reference, text=text[:2000], now=now)

@@ -96,6 +96,11 @@ class Tip(SQLModel, table=True):
     routing: str | None = Field(default=None, max_length=16)
     # A partner's DONE waits here for an operator to confirm (and close) or reject it.
     outcome_reported_at: datetime | None = _when(default=None)
+    # The PIN given with the reference (ADD/STATUS from another phone), only as a keyed hash, and
+    # the wrong tries that lock it for a while (issue 8).
+    pin_hash: str | None = Field(default=None, max_length=64)
+    pin_failures: int = Field(default=0)
+    pin_failed_at: datetime | None = _when(default=None)
 
 
 class TipAddition(SQLModel, table=True):

@@ -68,6 +68,17 @@ def pseudonym(address: str, key: str, region: str | None = None) -> str:
     return digest.hexdigest()
 
 
+def pin_hash(reference: str, pin: str, key: str) -> str:
+    """The only form a tip's PIN is kept in: keyed (four digits alone would be guessed from a hash
+    in a moment) and bound to its reference."""
+    return hmac.new(key.encode(), f"pin:{reference}:{pin}".encode(), hashlib.sha256).hexdigest()
+
+
+def pin_matches(stored: str | None, reference: str, pin: str, key: str) -> bool:
+    """Compared in constant time; a tip without a PIN matches nothing."""
+    return stored is not None and hmac.compare_digest(stored, pin_hash(reference, pin, key))
+
+
 class ContactBox:
     """Seals the contact address a reporter agreed to leave, with TIPLINE_CONTACT_KEY."""
 

@@ -12,12 +12,14 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import channels, community, escalation, followup, storage
+from . import casework, channels, community, escalation, followup, storage
 from .engine import (
+    Access,
     AddToTip,
     Conversation,
     DiscardTip,
@@ -28,15 +30,20 @@ from .engine import (
     SaveTip,
     ShareIdea,
     Subscribe,
+    WithdrawTip,
     command_of,
+    in_report,
+    is_panic,
+    is_story,
     load_flow,
+    new_pin,
     new_reference,
     step,
     words_of,
 )
 from .engine.words import Words
 from .models import utcnow
-from .privacy import ContactBox, normalize_address, pseudonym
+from .privacy import ContactBox, normalize_address, pin_hash, pin_matches, pseudonym
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,11 +77,35 @@ class Reply:
 
 
 class _TipDirectory:
-    def __init__(self, session):
-        self._session = session
+    """What the engine may know about stored tips, answered for one sender inside their transaction."""
+
+    def __init__(self, session, tipline: TipLine, reporter: str, now: datetime):
+        self._session, self._tipline, self._reporter, self._now = session, tipline, reporter, now
 
     def status_of(self, reference: str) -> str | None:
         return storage.tip_status(self._session, reference=reference)
+
+    def access(self, reference: str, pin: str | None) -> Access:
+        tip = storage.tip_by_reference(self._session, reference=reference)
+        if tip is None:
+            return Access(False)
+        key = self._tipline.settings.pseudonym_key
+        correct = pin is not None and pin_matches(tip.pin_hash, reference, pin, key)
+        if tip.reporter == self._reporter:
+            return Access(True, pin_used=correct)
+        if pin is None:
+            return Access(False)
+        return Access(storage.try_tip_pin(self._session, tip=tip, correct=correct, now=self._now), pin_used=True)
+
+    def handling(self, reference: str) -> str:
+        tip = storage.tip_by_reference(self._session, reference=reference)
+        return storage.tip_handling(self._session, tip=tip) if tip is not None else "none"
+
+    def urgent_route(self, fields: dict[str, Any]) -> bool:
+        return escalation.urgent_receivers_exist(
+            self._session, outbound=self._tipline.outbound, location=fields.get("location"),
+            place_code=fields.get("place_code"), category=fields.get("category"),
+        )
 
 
 class TipLine:
@@ -87,6 +118,7 @@ class TipLine:
         flow: Flow | None = None,
         clock: Callable[[], datetime] = utcnow,
         reference_maker: Callable[[], str] = new_reference,
+        pin_maker: Callable[[], str] = new_pin,
     ):
         self.settings = settings
         self.flow = flow or load_flow(settings.flows_path, service_name=settings.service_name)
@@ -96,6 +128,7 @@ class TipLine:
         self.community_words = Words.load(settings.flows_path, "community.yaml", self.flow)
         self.clock = clock
         self.reference_maker = reference_maker
+        self.pin_maker = pin_maker
         self.region = channels.deployment_region(settings)
 
     def reporter_of(self, address: str) -> str:
@@ -130,10 +163,14 @@ class TipLine:
                     media_count=message.media_count,
                     location=message.location,
                     opt_out=message.opt_out,
+                    # Twilio confirms its own opt-out words on SMS; another provider (the gateway) does not.
+                    provider_answers_stop=None if message.provider == "twilio" else False,
                 ),
                 now,
-                tips=_TipDirectory(session),
+                tips=_TipDirectory(session, self, reporter, now),
                 new_reference=lambda: self._unused_reference(session),
+                new_pin=self.pin_maker,
+                resume_window=timedelta(hours=self.settings.resume_hours),
             )
             for event in turn.events:
                 self._apply(session, event, reporter=reporter, message=message, now=now)
@@ -174,15 +211,25 @@ class TipLine:
     def _apply(self, session, event, *, reporter: str, message: InboundMessage, now: datetime) -> None:
         if isinstance(event, SaveTip):
             sealed = self.contacts.seal(message.sender) if event.fields.get("contact_consent") else None
+            hashed = pin_hash(event.reference, event.pin, self.settings.pseudonym_key) if event.pin else None
             tip = storage.save_tip(
                 session, reference=event.reference, reporter=reporter, fields=event.fields, now=now,
-                contact_sealed=sealed,
+                contact_sealed=sealed, pin_hash=hashed,
             )
+            if event.place_unmatched and tip.location and not tip.place_code:
+                # Typed words that name no place in the list: operators set the place (issue 9).
+                storage.add_event(session, tip=tip, kind="place_not_matched", at=now)
             escalation.after_save(session, tip, now=now, outbound=self.outbound)
         elif isinstance(event, DiscardTip):
-            storage.discard_tip(session, reference=event.reference, reporter=reporter)
+            storage.discard_tip(session, reference=event.reference, reporter=reporter, now=now)
+        elif isinstance(event, WithdrawTip):
+            tip = storage.tip_by_reference(session, reference=event.reference)
+            if tip is not None and tip.reporter == reporter:
+                storage.withdraw_tip(session, tip=tip, now=now)
         elif isinstance(event, AddToTip):
-            storage.add_to_tip(session, reference=event.reference, text=event.text, now=now)
+            tip = storage.add_to_tip(session, reference=event.reference, text=event.text, now=now)
+            if tip is not None:
+                casework.reporter_added(session, tip, now=now)
         elif isinstance(event, Escalate):
             tip = storage.tip_by_reference(session, reference=event.reference)
             if tip is not None:
@@ -228,21 +275,36 @@ class TipLine:
         log.info("message %s: partner %s command", message.message_sid, partner.id)
         return reply
 
+    def _aside_allowed(self, row, message: InboundMessage, now: datetime) -> bool:
+        """Whether a message may be taken outside the conversation (a poll or follow-up answer).
+
+        Never from someone writing a report, never a call for help (issue 9: nothing captures a report).
+        """
+        if row.opted_out or message.opt_out or not message.text.strip():
+            return False  # Twilio's opt-out (OptOutType) is a STOP whatever the words
+        conversation = Conversation.from_row(row.state, row.language, row.data, row.last_seen_at, row.opted_out)
+        return not in_report(self.flow, conversation, now) and not is_panic(self.flow, message.text)
+
     def _follow_up_answer(self, session, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
-        """A reporter with a question pending answers it with their next non-keyword message."""
-        if row.opted_out or message.opt_out or (row.state or "").startswith("report_") or not message.text.strip():
-            return None  # Twilio's opt-out (OptOutType) is a STOP whatever the words
+        """A reporter's first reply after an operator's question answers it, unless it is a command,
+        a call for help or a new story (a long text that tells something new starts a report)."""
+        if not self._aside_allowed(row, message, now):
+            return None
         language = row.language if row.language in self.flow.languages else self.flow.default_language
         # Commands ("Stop.", "exit!", MENU, ADD ...) go to the conversation, never into an answer.
         if not words_of(message.text) or command_of(self.flow, language, message.text) is not None:
             return None
-        thanks = followup.take_answer(session, reporter=reporter, text=message.text.strip(), now=now, outbound=self.outbound)
+        text = message.text.strip()
+        if len(text) > followup.ANSWER_MAX_PLAIN and is_story(self.flow, text):
+            return None
+        thanks = followup.take_answer(session, reporter=reporter, text=text, last_seen=row.last_seen_at, now=now,
+                                      outbound=self.outbound)
         return self._answered_aside(session, row, message, now, thanks, "answer to a follow-up question")
 
     # ---- poll answers (issue 5) ------------------------------------------------------------------
     def _poll_answer(self, session, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
-        """A volunteer's single digit right after a poll reached them is their answer, not a menu choice."""
-        if row.opted_out:
+        """A volunteer's number, as the first reply after a poll reached them, is their answer."""
+        if not self._aside_allowed(row, message, now):
             return None
         thanks = community.take_poll_answer(session, self, reporter=reporter, last_seen=row.last_seen_at,
                                             text=message.text, now=now)

@@ -52,6 +52,7 @@ class Settings:
     conversation_retention_days: int = 30
     closed_tip_text_retention_days: int = 365
     outbox_retention_days: int = 30
+    resume_hours: int = 24  # an interrupted report is offered back this long (0: never)
     # The SMS Gateway for Android channel (issue 14).
     smsgate_url: str | None = None
     smsgate_username: str | None = None
@@ -217,6 +218,7 @@ def _outbox_settings(get) -> dict:
         ("TIPLINE_CONVERSATION_RETENTION_DAYS", "conversation_retention_days"),
         ("TIPLINE_CLOSED_TIP_RETENTION_DAYS", "closed_tip_text_retention_days"),
         ("TIPLINE_OUTBOX_RETENTION_DAYS", "outbox_retention_days"),
+        ("TIPLINE_RESUME_HOURS", "resume_hours"),
     ):
         if get(name):
             values[key] = _int(get(name), name)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -318,9 +318,9 @@ def tip_status(session: Session, *, reference: str) -> str | None:
 
 def save_tip(
     session: Session, *, reference: str, reporter: str, fields: dict[str, Any], now: datetime,
-    contact_sealed: str | None,
+    contact_sealed: str | None, pin_hash: str | None = None,
 ) -> Tip:
-    """Create or update the reporter's tip from the report so far."""
+    """Create or update the reporter's tip from the report so far; a PIN comes once, hashed."""
     tip = tip_by_reference(session, reference=reference)
     created = tip is None
     if created:
@@ -332,6 +332,8 @@ def save_tip(
         if key in fields:
             setattr(tip, column, fields[key])
     tip.complete = was_complete or bool(fields.get("complete"))
+    if pin_hash is not None:
+        tip.pin_hash, tip.pin_failures, tip.pin_failed_at = pin_hash, 0, None
     if not tip.contact_consent:
         tip.contact_sealed = None  # a no keeps nothing
     elif contact_sealed is not None:
@@ -346,10 +348,51 @@ def save_tip(
     return tip
 
 
-def discard_tip(session: Session, *, reference: str, reporter: str) -> bool:
-    """Delete an unfinished tip of this reporter (quick exit); finished tips are never dropped."""
+# Timeline events that mean staff (or a partner) acted on a tip: EXIT or Delete then keeps it.
+STAFF_EVENTS = (
+    "status_changed", "assigned", "note_added", "escalated", "marked_duplicate", "follow_up_asked",
+    "partner_acknowledged", "partner_outcome", "partner_info", "outcome_confirmed", "outcome_rejected",
+)
+PIN_TRIES = 5  # wrong PINs in a row before a tip's PIN stops working for PIN_LOCK
+PIN_LOCK = timedelta(hours=24)
+
+
+def tip_handling(session: Session, *, tip: Tip) -> str:
+    """"passed_on" (a partner or the on-call number has it), "in_hand" (staff acted) or "none".
+
+    An urgent tip is passed on by its routing ("partner", "oncall"; not "unrouted" or "failed"); a tip
+    an operator sent to a partner by its escalation.
+    """
+    if tip.routing in ("partner", "oncall"):
+        return "passed_on"
+    escalated = session.exec(select(Escalation.id).where(Escalation.tip_id == tip.id).limit(1)).first()
+    if escalated is not None and tip.routing is None:
+        return "passed_on"
+    acted = session.exec(
+        select(TipEvent.id).where(TipEvent.tip_id == tip.id, TipEvent.kind.in_(STAFF_EVENTS)).limit(1)
+    ).first()
+    return "in_hand" if acted is not None or tip.status != "new" else "none"
+
+
+def withdraw_tip(session: Session, *, tip: Tip, now: datetime) -> None:
+    """The reporter asked to delete a tip that was passed on or acted on: kept, and marked so."""
+    if not has_event(session, tip_id=tip.id, kind="reporter_withdrew"):
+        add_event(session, tip=tip, kind="reporter_withdrew", at=now, actor="reporter")
+    tip.contact_sealed, tip.contact_consent, tip.updated_at = None, False, now
+    session.add(tip)
+
+
+def discard_tip(session: Session, *, reference: str, reporter: str, now: datetime | None = None) -> bool:
+    """Delete an unfinished tip of this reporter (quick exit) that nobody has acted on.
+
+    Finished tips are never dropped; one that was passed on or that staff touched is kept and
+    marked "reporter withdrew" instead. Returns whether it was deleted.
+    """
     tip = tip_by_reference(session, reference=reference)
     if tip is None or tip.reporter != reporter or tip.complete:
+        return False
+    if tip.urgency == "immediate" or tip_handling(session, tip=tip) != "none":
+        withdraw_tip(session, tip=tip, now=now or tip.updated_at)
         return False
     session.exec(sa.delete(TipEvent).where(TipEvent.tip_id == tip.id))
     session.exec(sa.delete(TipAddition).where(TipAddition.tip_id == tip.id))
@@ -357,7 +400,24 @@ def discard_tip(session: Session, *, reference: str, reporter: str) -> bool:
     return True
 
 
+def try_tip_pin(session: Session, *, tip: Tip, correct: bool, now: datetime) -> bool:
+    """A PIN typed from another phone: right and not locked opens the tip; wrong counts a try.
+
+    After PIN_TRIES wrong ones the PIN opens nothing until PIN_LOCK has passed since the last.
+    """
+    recent = tip.pin_failed_at is not None and now - tip.pin_failed_at < PIN_LOCK
+    failures = tip.pin_failures if recent else 0
+    if correct and failures < PIN_TRIES:
+        tip.pin_failures, tip.pin_failed_at = 0, None
+        session.add(tip)
+        return True
+    tip.pin_failures, tip.pin_failed_at = failures + 1, now
+    session.add(tip)
+    return False
+
+
 def add_to_tip(session: Session, *, reference: str, text: str, now: datetime) -> Tip | None:
+    """The reporter's later words (a closed tip goes back to operators: casework.reporter_added)."""
     tip = tip_by_reference(session, reference=reference)
     if tip is None:
         return None

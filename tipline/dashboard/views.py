@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from .. import casework, storage
 from ..casework import CaseworkRefused
 from ..export import csv_chunks, json_chunks
-from ..engine import Conversation, Inbound, new_reference, step
+from ..engine import Conversation, Inbound, NoTips, new_reference, step
 from ..models import TIP_STATUSES
 from ..worker import sending_is_off
 from . import bp
@@ -475,13 +475,6 @@ def _by_province(by_code: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 # ---- practice chat ---------------------------------------------------------------------------------
 
-class _NoTips:
-    """Practice never touches stored tips: STATUS and ADD find nothing."""
-
-    def status_of(self, reference: str) -> str | None:
-        return None
-
-
 def _practice_state() -> dict | None:
     return session.get("practice")
 
@@ -514,7 +507,7 @@ def practice():
     if request.method == "POST" and saved is not None and form.validate_on_submit():
         turn = step(
             flow, _conversation(saved), Inbound(text=form.text.data or "", channel=saved["channel"]), now(),
-            tips=_NoTips(), new_reference=new_reference,
+            tips=NoTips(), new_reference=new_reference,  # practice never touches stored tips
         )
         transcript = saved["transcript"] + [["you", form.text.data or ""]]
         transcript += [["bot", reply] for reply in turn.replies]

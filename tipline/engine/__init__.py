@@ -1,25 +1,34 @@
 """The pure conversation engine: flows in, turns out. No web, storage or Twilio imports."""
 
 from .conversation import (
+    Access,
     AddToTip,
     Conversation,
     DiscardTip,
     Escalate,
     ForgetContact,
     Inbound,
+    NoTips,
     SaveTip,
     ShareIdea,
     Subscribe,
     TipDirectory,
     Turn,
+    WithdrawTip,
     command_of,
+    in_report,
+    is_panic,
+    is_story,
     step,
     words_of,
 )
 from .flow import Flow, FlowError, load_flow
-from .reference import new_reference, parse_reference
+from .places import Place, PlaceMatch, PlaceMatcher
+from .reading import fold
+from .reference import new_pin, new_reference, parse_reference
 
 __all__ = [
+    "Access",
     "AddToTip",
     "Conversation",
     "DiscardTip",
@@ -28,13 +37,23 @@ __all__ = [
     "FlowError",
     "ForgetContact",
     "Inbound",
+    "NoTips",
+    "Place",
+    "PlaceMatch",
+    "PlaceMatcher",
     "SaveTip",
     "ShareIdea",
     "Subscribe",
     "TipDirectory",
     "Turn",
+    "WithdrawTip",
     "command_of",
+    "fold",
+    "in_report",
+    "is_panic",
+    "is_story",
     "load_flow",
+    "new_pin",
     "new_reference",
     "parse_reference",
     "step",

@@ -2,9 +2,11 @@
 
 Checks every language has every message and lesson, every message uses only known placeholders,
 every bot message is GSM-7 and at most two SMS segments with its placeholders at their longest (the
-words files of outbound.yaml and community.yaml likewise, against tipline/engine/words.py),
-and a complete report (welcome to reference, with and without immediate danger) costs at most
-REPORT_BUDGET segments. The budget is measured by driving the real engine, not estimated.
+words files of outbound.yaml and community.yaml likewise, against tipline/engine/words.py), no answer
+word is claimed by two meanings in one language (nor by a command or a panic word), and a complete
+report (welcome to reference, with and without immediate danger, the place typed or picked from the
+list) costs at most REPORT_BUDGET segments (PLACE_LIST_BUDGET more when picked). The budget is
+measured by driving the real engine, not estimated.
 """
 
 from __future__ import annotations
@@ -13,26 +15,43 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import gsm
-from .conversation import REPORTER_STATUS, SUMMARY_DEFAULT_WIDTH, SUMMARY_WIDTH, Conversation, Inbound, step
-from .flow import Flow, FlowError, _read_yaml, _Values, load_flow, placeholders
+from .conversation import (
+    ECHO_WIDTH,
+    REPORTER_STATUS,
+    RESUME_ASK,
+    SUMMARY_DEFAULT_WIDTH,
+    SUMMARY_WIDTH,
+    Conversation,
+    Inbound,
+    NoTips,
+    step,
+)
+from .flow import ANSWER_WORDS, Flow, FlowError, _read_yaml, _Values, load_flow, placeholders
+from .reading import phrase
 from .words import FITTED_ROOM, WORDS, Message
 from .words import LONGEST as SIDE_LONGEST
 
 MAX_SEGMENTS = 2
 REPORT_BUDGET = 12
+PLACE_LIST_BUDGET = 3  # more for a place picked from the numbered list: its pages are menus of their own
 MIN_LESSONS = 6
 STATUSES = ("new", "triaged", "escalated", "acknowledged", "closed", "spam")
 # Messages the engine says by name, besides each state's `ask`.
 ENGINE_MESSAGES = (
-    "welcome", "not_understood", "urgent", "kept_text", "submitted", "discarded",
+    "welcome", "urgent", "urgent_unrouted", "kept_text", "kept_story", "location_kept",
+    "submitted", "discarded", "kept_passed_on", "kept_in_hand", "kept_danger",
     "summary_yes", "summary_no", "summary_skipped", "lesson", "lessons_done", "language_set",
-    "exit", "media_warning", "add_done", "add_usage", "status_usage", "not_found", "idea_usage", "idea_thanks",
+    "exit", "stopped", "media_warning", "add_done", "add_usage", "status_usage", "access_denied", "idea_usage",
+    "idea_thanks", "ask_resume", "ask_resume_again",
     *(f"status_{s}" for s in STATUSES if s not in REPORTER_STATUS),
 )
+NUMBERED = ("menu", "yes_no", "choice", "lessons", "language")  # each needs a one-line <ask>_again
 SAMPLE_REFERENCE = "WWWW-WWWW"
 # The longest value each per-message placeholder can take (summary fields are truncated).
 LONGEST = {
     "reference": SAMPLE_REFERENCE,
+    "pin": "9999",
+    "added": "W" * ECHO_WIDTH,
     "description": "W" * SUMMARY_WIDTH["description"],
     "location": "W" * SUMMARY_DEFAULT_WIDTH,
     "when": "W" * SUMMARY_DEFAULT_WIDTH,
@@ -40,13 +59,15 @@ LONGEST = {
 }
 
 
-PLACE_MESSAGES = ("place_top", "place_inner")
+PLACE_MESSAGES = ("place_top", "place_inner", "place_which", "place_more")
 
 
 def required_messages(flow: Flow) -> set[str]:
-    keys = set(ENGINE_MESSAGES) | (set(PLACE_MESSAGES) if flow.places else set())
+    keys = set(ENGINE_MESSAGES) | (set(PLACE_MESSAGES) | {"place_again"} if flow.places else set())
     for spec in flow.states.values():
         keys.add(spec.ask)
+        if spec.answer in NUMBERED:
+            keys.add(f"{spec.ask}_again")
         if spec.on_no:
             keys.add(f"{spec.ask}_declined")
         if spec.then == "subscribe":
@@ -67,6 +88,7 @@ def _longest_values(flow: Flow, code: str) -> dict[str, str]:
         "contact_consent": max(words, key=len),
         "category": max(categories, key=len, default=""),
         "languages": listing,
+        "languages_inline": listing.replace("\n", ", "),
         "lesson": longest_lesson.format_map({**flow.numbers, "service": flow.service_name}),
     }
 
@@ -111,11 +133,54 @@ def _check_messages(flow: Flow) -> list[str]:
     return faults
 
 
+def _check_words(flow: Flow) -> list[str]:
+    """Answer words: none claimed by two meanings in one language, nor by a command or a panic word."""
+    faults: list[str] = []
+    for code, lang in flow.languages.items():
+        where = f"messages/{code}.yaml"
+        claims: dict[tuple[str, ...], set[str]] = {}
+        for meaning in ANSWER_WORDS:
+            for word in lang.keywords.get(meaning, ()):
+                claims.setdefault(phrase(word), set()).add(meaning)
+        for word, number in lang.numbers.items():
+            claims.setdefault(phrase(word), set()).add(str(number))
+        commands = {phrase(w): key for key, words in lang.keywords.items() if key not in ANSWER_WORDS for w in words}
+        panic = {phrase(w) for w in lang.panic}
+        for words, meanings in sorted(claims.items()):
+            shown = " ".join(words)
+            if len(meanings) > 1:
+                faults.append(f"{where}: {shown!r} is claimed by {sorted(meanings)}")
+            if words in commands:
+                faults.append(f"{where}: {shown!r} is both the command {commands[words]} and an answer")
+            if words in panic:
+                faults.append(f"{where}: {shown!r} is both a panic word and an answer")
+        for words in sorted(panic & set(commands)):
+            faults.append(f"{where}: panic word {' '.join(words)!r} is also the command {commands[words]}")
+        asks = {spec.ask for spec in flow.states.values()} | {RESUME_ASK}
+        for ask, table in lang.question_words.items():
+            if ask not in asks:
+                faults.append(f"{where}: question_words.{ask} names no question of flow.yaml")
+            seen: dict[tuple[str, ...], set[str]] = {}
+            for meaning, words in table.items():
+                for word in words:
+                    seen.setdefault(phrase(word), set()).add(meaning)
+            for words, meanings in sorted(seen.items()):
+                if len(meanings) > 1:
+                    faults.append(f"{where}: question_words.{ask}: {' '.join(words)!r} is claimed by {sorted(meanings)}")
+    return faults
+
+
 def _check_places(flow: Flow, code: str, where: str) -> list[str]:
     """Every page of every place menu, exactly as a reporter would get it."""
     if not flow.places or not all(k in flow.languages[code].messages for k in PLACE_MESSAGES):
         return []
     faults = []
+    # A numbered choice of the places some typed words may mean: the longest names, a full page.
+    longest = tuple(sorted((p for top in flow.places for p in top.children),
+                           key=lambda p: -len(flow.place_matcher.label(p)))[:8])
+    for number, page in enumerate(flow.which_pages(code, longest), start=1):
+        menu = flow.which_menu(code, page, more=True)
+        faults.extend(_check_text(f"{where}: a numbered choice of places, page {number}", menu))
     for parent in (None, *(p.code for p in flow.places if p.children)):
         try:
             pages = flow.place_pages(code, parent)
@@ -138,19 +203,30 @@ def _check_text(where: str, text: str, *, limit: int = MAX_SEGMENTS) -> list[str
     return faults
 
 
-class _NoTips:
-    def status_of(self, reference: str) -> None:
-        return None
+def _picked_place(flow: Flow) -> list[str]:
+    """The answers that pick a place from the numbered list: 9, then the first province and its first place."""
+    if not flow.places:
+        return ["W" * 200]
+    first = flow.place_pages(flow.default_language, None)[0][0]
+    return ["9", "1", "1"] if first.children else ["9", "1"]
 
 
-def report_cost(flow: Flow, code: str, *, danger: bool) -> int:
-    """Segments the bot sends for a whole report, first message to reference, longest answers."""
-    answers = ["1", "1" if danger else "2", "W" * 300, "1", "W" * 200, "W" * 100, "W" * 50, "1", "1"]
+def report_cost(flow: Flow, code: str, *, danger: bool, place: str = "typed") -> int:
+    """Segments the bot sends for a whole report, first message to reference, longest answers.
+
+    `place` is "typed" (words that match no place, kept as typed) or "picked" (from the list).
+    """
+    where = ["W" * 200] if place == "typed" else _picked_place(flow)
+    if danger:  # where is the child now, what is happening, kind, how many, contact, send
+        answers = ["1", "1", *where, "W" * 300, "1", "W" * 50, "1", "1"]
+    else:  # what, kind, where, when, how many, contact, send
+        answers = ["1", "2", "W" * 300, "1", *where, "W" * 100, "W" * 50, "1", "1"]
     conversation = Conversation(language=code)
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     total = 0
     for text in ["hello", *answers]:
-        turn = step(flow, conversation, Inbound(text), now, tips=_NoTips(), new_reference=lambda: SAMPLE_REFERENCE)
+        turn = step(flow, conversation, Inbound(text), now, tips=NoTips(), new_reference=lambda: SAMPLE_REFERENCE,
+                    new_pin=lambda: LONGEST["pin"])
         conversation = turn.conversation
         total += sum(gsm.segments(reply) for reply in turn.replies)
     if conversation.tip is not None or not any("WWWW-WWWW" in r for r in turn.replies):
@@ -228,19 +304,22 @@ def check_flow(folder: str | Path, *, service_name: str | None = None) -> list[s
         flow = load_flow(folder, service_name=service_name)
     except FlowError as exc:
         return [str(exc)]
-    faults = _check_messages(flow)
+    faults = _check_messages(flow) + _check_words(flow)
     side = _check_side_files(Path(folder), flow)  # the words files do not take part in a report
     if faults:
         return faults + side
     faults = side
     for code in flow.languages:
         for danger in (False, True):
-            try:
-                cost = report_cost(flow, code, danger=danger)
-            except (FlowError, KeyError) as exc:
-                faults.append(f"messages/{code}.yaml: a complete report fails: {exc}")
-                continue
-            if cost > REPORT_BUDGET:
-                kind = "with immediate danger" if danger else "without immediate danger"
-                faults.append(f"messages/{code}.yaml: a complete report {kind} costs {cost} segments; at most {REPORT_BUDGET}")
+            for place in ("typed", "picked"):
+                try:
+                    cost = report_cost(flow, code, danger=danger, place=place)
+                except (FlowError, KeyError) as exc:
+                    faults.append(f"messages/{code}.yaml: a complete report fails: {exc}")
+                    continue
+                budget = REPORT_BUDGET + (PLACE_LIST_BUDGET if place == "picked" else 0)
+                if cost > budget:
+                    kind = "with immediate danger" if danger else "without immediate danger"
+                    faults.append(f"messages/{code}.yaml: a complete report {kind}, the place {place}, costs "
+                                  f"{cost} segments; at most {budget}")
     return faults

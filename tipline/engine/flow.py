@@ -20,16 +20,24 @@ import yaml
 from statemachine.exceptions import InvalidDefinition
 from statemachine.io import create_machine_class_from_definition
 
+from .places import Place, PlaceMatch, PlaceMatcher, PlaceWords, sort_key
+from .reading import MEANINGS, Lexicon, Signals, fold, phrase, phrases
+
 ANSWER_KINDS = {"menu", "yes_no", "choice", "text", "place", "lessons", "language"}
 QUESTION_KINDS = {"yes_no", "choice", "text", "place"}
 ACTIONS = {"urgent", "submit", "discard", "subscribe"}
 KEYWORDS = (
     "MENU", "STOP", "START", "HELP", "LANG", "EXIT", "ADD", "STATUS", "JOIN", "IDEA", "SKIP", "YES", "NO",
+    "SEND", "DELETE",
 )
-ANSWER_WORDS = ("SKIP", "YES", "NO")
+ANSWER_WORDS = MEANINGS  # answers, not commands: SKIP, YES, NO, SEND, DELETE
 PLACE_MENU_CHARACTERS = 300  # two GSM-7 segments hold 306
-# Jumps that work from every state: the global keywords MENU, HELP and LANG.
-GLOBAL_JUMPS = {"to_menu": "initial", "to_help": "help", "to_language": "language", "to_join": "join"}
+# Jumps that work from every state: the global keywords MENU, HELP, LANG and JOIN, panic words (to
+# the flow's `urgent` state, where an urgent report goes on) and a story (to its `report` state).
+GLOBAL_JUMPS = {
+    "to_menu": "initial", "to_help": "help", "to_language": "language", "to_join": "join", "to_urgent": "urgent",
+    "to_report": "report",
+}
 
 
 class FlowError(Exception):
@@ -40,6 +48,7 @@ class FlowError(Exception):
 class Option:
     to: str
     do: str | None = None
+    means: tuple[str, ...] = ()  # answer words that pick it too: SEND, DELETE, YES ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class StateSpec:
     next: str | None = None
     on_yes: str | None = None
     on_no: str | None = None  # a "no" leaves the question for this state instead of `next`
+    yes_next: str | None = None  # a "yes" goes on here instead of `next` (the urgent branch)
+    skip_when_urgent: bool = False  # not asked in a report of a child in danger right now
     then: str | None = None  # action once the question is answered (e.g. subscribe)
     options: dict[str, Option] = _field(default_factory=dict)
     choices: dict[str, str] = _field(default_factory=dict)
@@ -61,15 +72,6 @@ class StateSpec:
 
 
 @dataclass(frozen=True)
-class Place:
-    """A province (with its regencies and cities) or a regency/city, by its official code."""
-
-    code: str
-    name: str
-    children: tuple[Place, ...] = ()
-
-
-@dataclass(frozen=True)
 class Language:
     code: str
     name: str
@@ -77,6 +79,11 @@ class Language:
     greetings: frozenset[str]
     messages: dict[str, str]
     lessons: tuple[str, ...]
+    numbers: dict[str, int] = _field(default_factory=dict)  # number words: SATU 1, TWO 2 ...
+    panic: tuple[str, ...] = ()  # words that call for help: TOLONG, SOS, HELP ME ...
+    not_panic: tuple[str, ...] = ()  # phrases that only look like it: TANDA BAHAYA, TIDAK BAHAYA ...
+    story_words: tuple[str, ...] = ()  # words of someone telling what happened: ANAK, GIRL ...
+    question_words: dict[str, dict[str, tuple[str, ...]]] = _field(default_factory=dict)  # ask key -> meaning -> words
 
 
 @dataclass
@@ -92,15 +99,26 @@ class Flow:
     numbers: dict[str, str]
     machine_class: type
     places: tuple[Place, ...] = ()
+    urgent: str | None = None  # where a report goes on once a child is known to be in danger now
+    place_words: PlaceWords | None = None
 
     def __post_init__(self) -> None:
         self._places = {p.code: p for top in self.places for p in (top, *top.children)}
+        self._matcher: PlaceMatcher | None = None
+        self.lexicons = {code: self._lexicon(code) for code in self.languages}
+        self.signals = Signals(
+            panic=phrases(w for lang in self.languages.values() for w in lang.panic),
+            not_panic=phrases(w for lang in self.languages.values() for w in lang.not_panic),
+            story_words={p[0] for p in phrases(w for lang in self.languages.values() for w in lang.story_words)
+                         if len(p) == 1},
+            greetings={w for lang in self.languages.values() for g in lang.greetings for w in phrase(g)},
+        )
         self._charts = threading.local()
         self._place_pages: dict[tuple[str, str | None], list[tuple[Place, ...]]] = {}
         english = self.languages.get("en")
-        # A keyword table per language. Commands (MENU, EXIT, ...) work in every language's
-        # words, whatever the conversation's language; answers (YES, NO, SKIP) in its own words
-        # and English. Its own language is applied last, so it wins a clash.
+        # A command table per language: commands (MENU, EXIT, ...) work in every language's words,
+        # whatever the conversation's language; its own language is applied last, so it wins a
+        # clash. Answers (YES, NO, SKIP, SEND, DELETE) are read by the lexicons instead.
         self._keywords: dict[str, dict[str, str]] = {}
         for code, lang in self.languages.items():
             table: dict[str, str] = {}
@@ -108,11 +126,29 @@ class Flow:
                 if source is None:
                     continue
                 for key, words in source.keywords.items():
-                    if key in ANSWER_WORDS and source not in (english, lang):
-                        continue
-                    for word in words:
-                        table[word] = key
+                    if key not in ANSWER_WORDS:
+                        table.update(dict.fromkeys(words, key))
             self._keywords[code] = table
+
+    def _lexicon(self, code: str) -> Lexicon:
+        """Answer words of `code`: other languages', then English's, then its own (its own win a clash)."""
+        english = self.languages.get("en")
+        own = self.languages[code]
+        lexicon = Lexicon()
+        order = [lang for lang in self.languages.values() if lang not in (english, own)] + [english, own]
+        for lang in order:
+            if lang is None:
+                continue
+            for meaning in ANSWER_WORDS:
+                for words in phrases(lang.keywords.get(meaning, ())):
+                    lexicon.meanings[words] = meaning
+            for word, number in lang.numbers.items():
+                lexicon.meanings[phrase(word)] = str(number)
+            for ask, table in lang.question_words.items():
+                for meaning, synonyms in table.items():
+                    for words in phrases(synonyms):
+                        lexicon.questions.setdefault(ask, {})[words] = meaning
+        return lexicon
 
     def transition(self, state: str, event: str) -> str:
         """The state `event` leads to from `state`, as the python-statemachine chart decides.
@@ -130,8 +166,8 @@ class Flow:
         return holder.state
 
     def keyword(self, language: str, word: str) -> str | None:
-        """The keyword (MENU, STOP, ...) that word means in language, or None."""
-        return self._keywords[language].get(word.upper())
+        """The command (MENU, STOP, ...) that word means in language, or None."""
+        return self._keywords[language].get(fold(word))
 
     def say(self, language: str, key: str, **values: Any) -> str:
         """The message key in language, placeholders filled."""
@@ -150,27 +186,44 @@ class Flow:
     def place(self, code: str | None) -> Place | None:
         return self._places.get(code) if code else None
 
+    @property
+    def place_matcher(self) -> PlaceMatcher:
+        if self._matcher is None:
+            self._matcher = PlaceMatcher(self.places, self.place_words)
+        return self._matcher
+
+    def match_place(self, text: str, *, within: str | None = None) -> PlaceMatch:
+        """The place typed words name in flows/places.yaml: confident, ambiguous or none (see places.py)."""
+        return self.place_matcher.match(text, within=within)
+
+    @property
+    def carrier_stop_words(self) -> frozenset[str]:
+        """Opt-out words the SMS provider answers itself (Twilio's, listed as English STOP words)."""
+        english = self.languages.get("en")
+        return english.keywords.get("STOP", frozenset()) if english else frozenset()
+
     def place_pages(self, language: str, parent: str | None) -> list[tuple[Place, ...]]:
         """The numbered pages of places under parent (None: the top level), each fitting an SMS menu.
 
         A page holds at most 8 places (9 is "more", 0 the way out) and as many as keep the
-        whole menu within PLACE_MENU_CHARACTERS.
+        whole menu within PLACE_MENU_CHARACTERS, in alphabetical order.
         """
         key = (language, parent)
         if key not in self._place_pages:
-            items = self.place(parent).children if parent else self.places
-            pages: list[tuple[Place, ...]] = []
-            page: list[Place] = []
-            for item in items:
-                candidate = [*page, item]
-                if page and (len(candidate) > 8 or len(self.place_menu(language, parent, tuple(candidate))) > PLACE_MENU_CHARACTERS):
-                    pages.append(tuple(page))
-                    candidate = [item]
-                page = candidate
-            if page:
-                pages.append(tuple(page))
-            self._place_pages[key] = pages
+            items = sorted(self.place(parent).children if parent else self.places, key=sort_key)
+            self._place_pages[key] = _paginate(items, lambda page: self.place_menu(language, parent, page))
         return self._place_pages[key]
+
+    def which_pages(self, language: str, candidates: tuple[Place, ...]) -> list[tuple[Place, ...]]:
+        """The numbered pages of the places typed words may mean ("Bekasi": Kab. or Kota)."""
+        return _paginate(list(candidates), lambda page: self.which_menu(language, page, more=True))
+
+    def which_menu(self, language: str, page: tuple[Place, ...], *, more: bool) -> str:
+        """One page of the choice; `more` adds "9 More" when there is another page."""
+        lines = [f"{i} {self.place_matcher.label(p)}" for i, p in enumerate(page, start=1)]
+        if more:
+            lines.append(self.say(language, "place_more"))
+        return self.say(language, "place_which", choices="\n".join(lines))
 
     def place_menu(self, language: str, parent: str | None, page: tuple[Place, ...]) -> str:
         choices = "\n".join(f"{i} {p.name}" for i, p in enumerate(page, start=1))
@@ -182,7 +235,7 @@ class Flow:
         """The language a first message is written in, by its greetings and keywords."""
         scores = {code: 0 for code in self.languages}
         for code, lang in self.languages.items():
-            own = set(lang.greetings)
+            own = set(lang.greetings) | set(lang.numbers) | set(lang.panic) | set(lang.story_words)
             for synonyms in lang.keywords.values():
                 own |= synonyms
             scores[code] = sum(1 for w in words if w in own)
@@ -192,6 +245,21 @@ class Flow:
         if best == 0 or len(winners) > 1:
             return self.default_language
         return winners[0]
+
+
+def _paginate(items: list[Place], render) -> list[tuple[Place, ...]]:
+    """Pages of at most 8 items (9 is "more", 0 the way out) whose menu stays within PLACE_MENU_CHARACTERS."""
+    pages: list[tuple[Place, ...]] = []
+    page: list[Place] = []
+    for item in items:
+        candidate = [*page, item]
+        if page and (len(candidate) > 8 or len(render(tuple(candidate))) > PLACE_MENU_CHARACTERS):
+            pages.append(tuple(page))
+            candidate = [item]
+        page = candidate
+    if page:
+        pages.append(tuple(page))
+    return pages
 
 
 class _StateHolder:
@@ -252,7 +320,12 @@ def _parse_states(raw: dict, where: Path) -> dict[str, StateSpec]:
         for digit, target in (spec.get("options") or {}).items():
             digit = str(digit)
             if isinstance(target, dict):
-                option = Option(to=target.get("to"), do=target.get("do"))
+                means = tuple(str(m) for m in target.get("means") or ())
+                option = Option(to=target.get("to"), do=target.get("do"), means=means)
+                unknown_means = set(means) - set(ANSWER_WORDS)
+                if unknown_means:
+                    raise FlowError(f"{where}: state {name!r}: option {digit!r} means {sorted(unknown_means)}; "
+                                    f"use {list(ANSWER_WORDS)}")
             else:
                 option = Option(to=target)
             if not re.fullmatch(r"[1-9]", digit):
@@ -273,6 +346,8 @@ def _parse_states(raw: dict, where: Path) -> dict[str, StateSpec]:
             next=spec.get("next"),
             on_yes=on_yes,
             on_no=spec.get("on_no"),
+            yes_next=spec.get("yes_next"),
+            skip_when_urgent=bool(spec.get("skip_when_urgent")),
             then=then,
             options=options,
             choices=choices,
@@ -288,7 +363,7 @@ def _parse_states(raw: dict, where: Path) -> dict[str, StateSpec]:
     return states
 
 
-def _chart_definition(states: dict[str, StateSpec], initial: str) -> dict:
+def _chart_definition(states: dict[str, StateSpec], named: dict[str, str | None]) -> dict:
     """python-statemachine's dict form of the conversation: one event per kind of answer."""
     definition: dict[str, dict] = {}
     for name, spec in states.items():
@@ -301,19 +376,22 @@ def _chart_definition(states: dict[str, StateSpec], initial: str) -> dict:
                 on["skip"] = [{"target": spec.next}]
         if spec.on_no:
             on["decline"] = [{"target": spec.on_no}]
+        if spec.yes_next:
+            on["answer_yes"] = [{"target": spec.yes_next}]
         for event, target in GLOBAL_JUMPS.items():
-            target = initial if target == "initial" else target
+            target = named.get(target) or target
             if target in states:
                 on[event] = [{"target": target}]
-        definition[name] = {"initial": name == initial, "on": on}
+        definition[name] = {"initial": name == named["initial"], "on": on}
     return definition
 
 
-def _build_machine(states: dict[str, StateSpec], initial: str, where: Path) -> type:
-    if initial not in states:
-        raise FlowError(f"{where}: initial state {initial!r} is not defined")
+def _build_machine(states: dict[str, StateSpec], named: dict[str, str | None], where: Path) -> type:
+    for role, state in named.items():
+        if (role == "initial" or state is not None) and state not in states:
+            raise FlowError(f"{where}: {role} state {state!r} is not defined")
     for name, spec in states.items():
-        targets = [o.to for o in spec.options.values()] + [t for t in (spec.next, spec.on_no) if t]
+        targets = [o.to for o in spec.options.values()] + [t for t in (spec.next, spec.on_no, spec.yes_next) if t]
         for target in targets:
             if target not in states:
                 raise FlowError(f"{where}: state {name!r} leads to undefined state {target!r}")
@@ -323,7 +401,7 @@ def _build_machine(states: dict[str, StateSpec], initial: str, where: Path) -> t
     try:
         return create_machine_class_from_definition(
             "Conversation",
-            states=_chart_definition(states, initial),
+            states=_chart_definition(states, named),
             allow_event_without_transition=False,
             catch_errors_as_events=False,
         )
@@ -340,7 +418,7 @@ def _parse_language(code: str, raw: Any, where: Path) -> Language:
         words = keywords_raw.get(key)
         if not words:
             raise FlowError(f"{where}: keywords.{key} is missing")
-        keywords[key] = frozenset(str(w).upper() for w in words)
+        keywords[key] = frozenset(fold(str(w)) for w in words)
     unknown = set(keywords_raw) - set(KEYWORDS)
     if unknown:
         raise FlowError(f"{where}: unknown keywords {sorted(unknown)}")
@@ -350,13 +428,30 @@ def _parse_language(code: str, raw: Any, where: Path) -> Language:
     lessons = raw.get("lessons") or []
     if not isinstance(lessons, list) or not all(isinstance(x, str) for x in lessons):
         raise FlowError(f"{where}: 'lessons' must be a list of texts")
+    numbers = raw.get("numbers") or {}
+    if not isinstance(numbers, dict) or not all(isinstance(n, int) and 0 <= n <= 9 for n in numbers.values()):
+        raise FlowError(f"{where}: 'numbers' maps number words to 0-9")
+    lists = {}
+    for name in ("panic", "not_panic", "story_words"):
+        value = raw.get(name) or []
+        if not isinstance(value, list):
+            raise FlowError(f"{where}: {name!r} must be a list of words")
+        lists[name] = tuple(fold(str(w)) for w in value)
+    question_words: dict[str, dict[str, tuple[str, ...]]] = {}
+    for ask, table in (raw.get("question_words") or {}).items():
+        if not isinstance(table, dict) or set(table) - set(ANSWER_WORDS):
+            raise FlowError(f"{where}: question_words.{ask} maps {list(ANSWER_WORDS)} to words")
+        question_words[str(ask)] = {meaning: tuple(fold(str(w)) for w in words) for meaning, words in table.items()}
     return Language(
         code=code,
         name=str(raw.get("language_name") or code),
         keywords=keywords,
-        greetings=frozenset(str(w).upper() for w in raw.get("greetings") or []),
+        greetings=frozenset(fold(str(w)) for w in raw.get("greetings") or []),
         messages={str(k): str(v) for k, v in messages.items()},
         lessons=tuple(lessons),
+        numbers={fold(str(w)): n for w, n in numbers.items()},
+        question_words=question_words,
+        **lists,
     )
 
 
@@ -368,8 +463,10 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
     if not isinstance(structure, dict) or not isinstance(deployment, dict):
         raise FlowError(f"{folder}: flow.yaml and deployment.yaml must be mappings")
     initial = structure.get("initial", "menu")
+    urgent = structure.get("urgent")
     states = _parse_states(structure.get("states"), folder / "flow.yaml")
-    machine_class = _build_machine(states, initial, folder / "flow.yaml")
+    named = {"initial": initial, "urgent": urgent, "report": structure.get("report")}
+    machine_class = _build_machine(states, named, folder / "flow.yaml")
 
     codes = deployment.get("languages") or []
     if not codes:
@@ -385,6 +482,7 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
         raise FlowError(f"{folder / 'deployment.yaml'}: default_language {default_language!r} is not in languages")
     numbers = {str(k): str(v) for k, v in (deployment.get("numbers") or {}).items()}
     places = _load_places(folder / "places.yaml") if (folder / "places.yaml").exists() else ()
+    place_words = _load_place_words(folder / "place_words.yaml") if (folder / "place_words.yaml").exists() else None
     return Flow(
         initial=initial,
         idle=timedelta(minutes=int(structure.get("idle_minutes", 30))),
@@ -395,6 +493,8 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
         numbers=numbers,
         machine_class=machine_class,
         places=places,
+        urgent=urgent,
+        place_words=place_words,
     )
 
 
@@ -421,6 +521,24 @@ def _load_places(path: Path) -> tuple[Place, ...]:
         children = tuple(one(child, f"{parent.name}") for child in top.get("places") or [])
         places.append(Place(parent.code, parent.name, children))
     return tuple(places)
+
+
+def _load_place_words(path: Path) -> PlaceWords:
+    """How people write places: kind words (kab, kota, prov), words to pass over, other names by code."""
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise FlowError(f"{path}: must be a mapping with kinds, ignore and aliases")
+    kinds = raw.get("kinds") or {}
+    if not isinstance(kinds, dict) or set(kinds) - {"province", "regency", "city"}:
+        raise FlowError(f"{path}: 'kinds' maps province, regency and city to the words that name them")
+    aliases = raw.get("aliases") or {}
+    if not isinstance(aliases, dict) or not all(isinstance(v, list) for v in aliases.values()):
+        raise FlowError(f"{path}: 'aliases' maps a place code to a list of other names")
+    return PlaceWords(
+        kinds={kind: {str(w) for w in names or ()} for kind, names in kinds.items()},
+        ignore={str(w) for w in raw.get("ignore") or ()},
+        aliases={str(code): [str(n) for n in names] for code, names in aliases.items()},
+    )
 
 
 def placeholders(template: str) -> set[str]:

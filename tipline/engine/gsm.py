@@ -5,6 +5,9 @@ of 160), which doubles what a reporter on a basic phone may pay. The bot's own w
 inside GSM-7; `tipline flows check` uses this module to prove it.
 """
 
+import re
+import unicodedata
+
 # GSM 03.38 basic character set (one septet each).
 BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -45,3 +48,37 @@ def non_gsm_characters(text: str) -> list[str]:
         if ch not in BASIC and ch not in EXTENDED and ch not in seen:
             seen.append(ch)
     return seen
+
+
+# What a reporter's phone or keyboard puts in that GSM-7 lacks, and its plain stand-in.
+_PLAIN = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'", "`": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u2022": "-", "\u00b7": "-",
+    "\u2026": "...", "\u00a0": " ", "\u2007": " ", "\u202f": " ", "\t": " ",
+})
+
+
+def to_gsm7(text: str) -> str:
+    """`text` in GSM-7 only, for words the bot echoes back (a summary, an ADD confirmation).
+
+    Curly quotes become straight ones, dashes '-', accents go where GSM-7 has no such letter,
+    emoji and other symbols are dropped, any other character becomes '?'. One character outside
+    GSM-7 would turn the whole reply into UCS-2 and more than double its cost.
+    """
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFC", text.translate(_PLAIN)):
+        if ch in BASIC or ch in EXTENDED:
+            out.append(ch)
+            continue
+        plain = unicodedata.normalize("NFKD", ch)
+        letters = "".join(c for c in plain if c in BASIC or c in EXTENDED)
+        category = unicodedata.category(ch)
+        if letters and not unicodedata.combining(plain[0]):
+            out.append(letters)
+        elif category[0] in "SCMZ":  # emoji and symbols, controls, joiners, marks, odd spaces: dropped
+            out.append(" " if category[0] == "Z" else "")
+        else:
+            out.append("?")
+    return re.sub(" {2,}", " ", "".join(out))
