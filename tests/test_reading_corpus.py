@@ -230,6 +230,13 @@ id | - | majikan gak kasih gaji 6 bulan, paspor ditahan | STORY
 id | - | Pak tolong anak saya dibawa orang | PANIC
 id | - | tolong sy dikurung di rumah majikan gak boleh pulang | PANIC
 id | - | tolong ditindaklanjuti | PANIC
+id | - | tolong kirim menu | NONE
+id | - | tolong jelaskan tanda bahaya | NONE
+id | - | tlg ulangi | NONE
+id | - | tolong kasih tau nomor SAPA | NONE
+id | lesson | tolong ulangi | NONE
+id | - | tolong kirim polisi ada anak dikurung di gudang | STORY
+id | - | TOLONG saya dikurung majikan | PANIC
 id | - | halo | NONE
 id | - | Halo, saya mau lapor | NONE
 id | - | selamat pagi bu | NONE
@@ -303,6 +310,8 @@ en | - | There is a girl locked in the house next to the mosque | STORY
 en | - | my neighbour's kids never go to school and work all day | STORY
 en | - | Hello, I need to tell you something | NONE
 en | - | not an emergency, just a question | NONE
+en | - | please help me understand the signs | NONE
+en | - | help me please they took my sister | PANIC
 en | - | what is this | NONE
 """
 
