@@ -257,11 +257,13 @@ def test_partner_accounts_cannot_see_or_use_the_actions(app, tipline, partner, p
 
 def test_posts_without_a_csrf_token_are_refused(app, tipline, operator, admin, partners, bali_tip):
     bali = partner_id(tipline, "Rumah Aman")
-    assert operator.post(f"{TIP}/escalate", data={"partner": bali}).status_code == 400
-    assert operator.post(f"{TIP}/ask", data={"question": "Anything?"}).status_code == 400
-    assert admin.post("/dashboard/partners/new", data={"name": "X", "phone": "+15550100061"}).status_code == 400
-    assert admin.post(f"/dashboard/partners/{bali}/deactivate").status_code == 400
-    assert admin.post("/dashboard/outbox/1/retry").status_code == 400
+    # refused: nothing done, and the person is sent back to the page the form was on (303)
+    assert operator.post(f"{TIP}/escalate", data={"partner": bali}).headers["Location"] == TIP
+    assert operator.post(f"{TIP}/ask", data={"question": "Anything?"}).headers["Location"] == TIP
+    new = admin.post("/dashboard/partners/new", data={"name": "X", "phone": "+15550100061"})
+    assert (new.status_code, new.headers["Location"]) == (303, "/dashboard/partners/new")
+    assert admin.post(f"/dashboard/partners/{bali}/deactivate").headers["Location"] == "/dashboard/partners"
+    assert admin.post("/dashboard/outbox/1/retry").headers["Location"] == "/dashboard/outbox"
     assert outbox_rows(tipline) == [] and tip_of(tipline, "ABCD-EFGH").status == "new"
     with storage.reading(tipline.db) as session:
         assert len(storage.list_partners(session)) == 2

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, redirect, url_for
 
 from . import (
     admin,
@@ -43,7 +43,6 @@ def dashboard_blueprint() -> Blueprint:
         static_url_path="/static",
     )
     hooks.install(parent)
-    errors.install(parent)
     for feature in FEATURES:
         parent.register_blueprint(feature.bp)
     return parent
@@ -78,6 +77,13 @@ def init_dashboard(app: Flask) -> None:
     login_manager.user_loader(load_account)
     babel.init_app(app, locale_selector=select_locale)
     display.install(app)
+    errors.install(app)
     if "dashboard" not in app.blueprints:
         app.url_map.converters["int"] = DatabaseIdConverter
         app.register_blueprint(dashboard_blueprint())
+        app.add_url_rule("/", endpoint="home", view_func=home)
+
+
+def home():
+    """The site's address leads to the dashboard (its login page for anyone not signed in)."""
+    return redirect(url_for("dashboard.tips.queue"))

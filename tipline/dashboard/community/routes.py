@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from ... import community, storage
 from ...models import IDEA_STATUSES
-from .. import display
+from .. import display, drafts
 from ..common import (
     admin_required,
     audit,
@@ -100,6 +100,7 @@ def new_broadcast():
             audit(db_session, "broadcast_drafted", target=f"broadcast {broadcast.id}",
                   detail={"places": places, "languages": sorted(texts)})
         return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast.id))
+    drafts.restore(form)  # what was typed before the session ended, if anything
     return render_template("dashboard/community_compose.html", form=form, places=tipline().flow.places,
                            languages=tipline().flow.languages, default=default)
 
@@ -219,6 +220,7 @@ def new_poll():
             )
             audit(db_session, "poll_created", target=f"poll {poll.id}", detail={"places": places})
         return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast.id))
+    drafts.restore(form)
     return render_template("dashboard/community_poll_new.html", form=form, places=flow.places,
                            languages=flow.languages, default=flow.default_language)
 

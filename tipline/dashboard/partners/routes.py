@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from ... import storage
 from ...escalation import EVERYWHERE, is_place_code
 from ...privacy import mask
+from .. import drafts
 from ..common import admin_required, audit, get_or_404, now, staff_required, tipline
 from ..errors import problem
 from ..forms import EmptyForm, choices
@@ -97,6 +98,8 @@ def _conflicts(db_session, form: PartnerForm, values: dict, editing=None) -> boo
 
 
 def _partner_form_page(form: PartnerForm, partner=None, status: int = 200) -> Response:
+    if request.method == "GET":
+        drafts.restore(form)  # what was typed before the session ended, if anything
     page = render_template("dashboard/partners_form.html", form=form, partner=partner, places=tipline().flow.places)
     return Response(page, status=status)
 

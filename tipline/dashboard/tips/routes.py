@@ -21,7 +21,7 @@ from ...engine.gsm import non_gsm_characters, segments
 from ...escalation import escalate_tip
 from ...export import csv_chunks, json_chunks
 from ...followup import FollowUpRefused, ask_reporter
-from .. import display
+from .. import display, drafts
 from ..common import (
     actor,
     admin_required,
@@ -147,6 +147,9 @@ def _tip_context(db_session, found) -> dict:
             duplicate_form=DuplicateForm(), outcome_form=OutcomeForm(),
             outcomes=storage.reported_outcomes(db_session, tip=found) if found.outcome_reported_at else [],
         )
+        for form in (status_form, assign_form, context["note_form"], context["duplicate_form"],
+                     context["outcome_form"], context["panel"]["escalate_form"], context["panel"]["ask_form"]):
+            drafts.restore(form)  # what was typed before the session ended, if anything
     return context
 
 
