@@ -29,6 +29,7 @@ from ..engine.gsm import non_gsm_characters, segments
 from ..escalation import EVERYWHERE, escalate_tip, is_place_code, matches
 from ..followup import MAX_QUESTION, FollowUpRefused, ask_reporter
 from ..models import CATEGORIES, OUTBOX_STATUSES
+from ..statuses import CLOSED_STATUSES
 from ..worker import mask
 from . import bp
 from .common import actor, admin_required, audit, now, staff_required, tipline
@@ -37,7 +38,6 @@ from .forms import EmptyForm, choices
 QUESTION_SEGMENTS = 2  # a follow-up question, with its frame, costs the reporter at most this many SMS
 OUTBOX_PER_PAGE = 100
 DEAD_LETTERS = "dead_letters"  # the outbox filter for failed and dead together
-CLOSED = ("closed", "spam")
 # Typographic punctuation that phones and word processors put in by themselves; each is outside GSM-7
 # and alone would shrink every segment from 153 to 67 characters (what Twilio calls smart encoding).
 PLAIN_PUNCTUATION = str.maketrans({
@@ -122,7 +122,7 @@ def question_budget(tip) -> QuestionBudget:
 
 def can_ask(tip) -> bool:
     """Only a reporter who agreed to be contacted, whose address is still kept, on an open tip."""
-    return bool(tip.contact_consent and tip.contact_sealed and tip.status not in CLOSED)
+    return bool(tip.contact_consent and tip.contact_sealed and tip.status not in CLOSED_STATUSES)
 
 
 def _partner_options(db_session, tip, escalations) -> list[tuple[str, str]]:
@@ -184,7 +184,7 @@ def escalate(reference: str):
             _partner_options(db_session, tip, storage.escalations_for_tip(db_session, tip_id=tip.id)))
         if not form.validate():
             return _problem(_("Choose one of the active partners this tip has not gone to yet."))
-        if tip.status in CLOSED:
+        if tip.status in CLOSED_STATUSES:
             return _problem(_("This tip is closed: set another status before escalating it."))
         partner = storage.partner_by_id(db_session, partner_id=int(form.partner.data))
         escalation = escalate_tip(db_session, tip, partner, actor=actor(), now=now(), outbound=tipline().outbound)
@@ -203,7 +203,7 @@ def ask(reference: str):
     with storage.writing(tipline().db) as db_session:
         tip = _staff_tip(db_session, reference)
         if not can_ask(tip):
-            reason = (_("This tip is closed.") if tip.status in CLOSED
+            reason = (_("This tip is closed.") if tip.status in CLOSED_STATUSES
                       else _("The reporter did not agree to be contacted, or their contact address was deleted."))
             return _problem(_("The question was not sent. %(reason)s", reason=reason), 409)
         if not form.validate():
@@ -321,7 +321,8 @@ def _conflicts(db_session, form: PartnerForm, values: dict, editing=None) -> boo
     if named is not None and named is not editing:
         form.name.errors = [*form.name.errors, _("A partner with this name exists already.")]
         clash = True
-    numbered = storage.partner_with_phone(db_session, phone=values["phone"]) if "phone" in values else None
+    numbered = (storage.partner_by_phone(db_session, phone=values["phone"], active_only=False)
+                if "phone" in values else None)
     if numbered is not None and numbered is not editing:
         form.phone.errors = [*form.phone.errors, _("Another partner has this phone number.")]
         clash = True
