@@ -264,7 +264,8 @@ class TipLine:
             return None
         now = self.clock()
         with storage.writing(self.db) as session:
-            partner = storage.partner_by_phone(session, phone=normalize_address(message.sender, self.region))
+            partner = storage.partner_by_phone(
+                session, phone=normalize_address(message.sender, self.region), lock=True)
             if partner is None:
                 return None
             done = storage.processed_twiml(session, message_sid=message.message_sid)

@@ -21,6 +21,7 @@ from ...engine.gsm import non_gsm_characters, segments
 from ...escalation import escalate_tip
 from ...export import csv_chunks, json_chunks
 from ...followup import FollowUpRefused, ask_reporter
+from ...statuses import CLOSED_STATUSES
 from .. import display, drafts
 from ..common import (
     actor,
@@ -37,7 +38,6 @@ from ..common import (
 from ..errors import invalid, problem
 from ..forms import choices
 from .escalation import (
-    CLOSED,
     QUESTION_SEGMENTS,
     can_ask,
     escalation_panel,
@@ -307,7 +307,7 @@ def escalate(reference: str):
             partner_options(db_session, tip, storage.escalations_for_tip(db_session, tip_id=tip.id)))
         if not form.validate():
             return problem(_("Choose one of the active partners this tip has not gone to yet."))
-        if tip.status in CLOSED:
+        if tip.status in CLOSED_STATUSES:
             return problem(_("This tip is closed: set another status before escalating it."))
         partner = storage.partner_by_id(db_session, partner_id=int(form.partner.data))
         escalation = escalate_tip(db_session, tip, partner, actor=actor(), now=now(), outbound=tipline().outbound)
@@ -326,7 +326,7 @@ def ask(reference: str):
     with storage.writing(tipline().db) as db_session:
         tip = _locked_tip(db_session, reference)
         if not can_ask(tip):
-            reason = (_("This tip is closed.") if tip.status in CLOSED
+            reason = (_("This tip is closed.") if tip.status in CLOSED_STATUSES
                       else _("The reporter did not agree to be contacted, or their contact address was deleted."))
             return problem(_("The question was not sent. %(reason)s", reason=reason), 409)
         if not form.validate():
