@@ -95,7 +95,7 @@ def test_login(page, accounts, tips):
 def test_filter_the_queue(page, accounts, tips):
     log_in(page)
     page.get_by_text("Filter and search").click()
-    page.get_by_label("Search description and place").fill("boat")
+    page.get_by_label("Search: reference, description or place").fill("boat")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**q=boat**")
     links = page.locator("table.tips a").all_inner_texts()

@@ -8,8 +8,8 @@ function for its kind, registered on the app by install() as a Jinja filter:
     localtime (a time in the deployment's zone, with its abbreviation: "2026-05-04 14:05 WIB"),
     when (the same as localtime), age, age_ago
 
-and as globals: event_words (a timeline entry as a sentence), partner_places, place_names, masked,
-zone_name ("WIB"). The same functions serve code that builds choices for a form (labels()).
+and as globals: event_words (a timeline entry as a sentence), escalation_state (a queue row's
+escalation: who has it, how long is left), overdue, partner_places, place_names, masked, zone_name ("WIB"). The same functions serve code that builds choices for a form (labels()).
 Exports are not pages: they stay ISO 8601 UTC (tipline/export.py).
 """
 
@@ -204,6 +204,36 @@ def place(code: str | None) -> str:
     return f"{found.name}, {province.name}" if province and province is not found else found.name
 
 
+def escalation_state(summary) -> str:
+    """Where a tip's escalation stands, in a queue row: who has it, who is late, how long is left."""
+    if summary is None:
+        return ""
+    if summary.acknowledged_by:
+        return _("acknowledged by %(partner)s", partner=summary.acknowledged_by)
+    waiting = ", ".join(summary.waiting)
+    if summary.waiting and summary.due_at is not None:
+        left = summary.due_at - _tipline().clock()
+        if left.total_seconds() > 0:
+            return _("sent to %(partners)s: %(left)s left to acknowledge", partners=waiting,
+                     left=format_timedelta(left, threshold=1.5))
+        return _("sent to %(partners)s: acknowledgement overdue by %(late)s", partners=waiting,
+                 late=format_timedelta(-left, threshold=1.5))
+    if summary.waiting:
+        return _("sent to %(partners)s, not acknowledged yet", partners=waiting)
+    if summary.timed_out:
+        return _("not acknowledged in time by %(partners)s", partners=", ".join(summary.partners))
+    return _("sent to %(partners)s", partners=", ".join(summary.partners))
+
+
+def overdue(summary) -> bool:
+    """Whether a partner's time to acknowledge has run out with nobody taking the tip."""
+    if summary is None or summary.acknowledged_by:
+        return False
+    if summary.waiting and summary.due_at is not None:
+        return summary.due_at <= _tipline().clock()
+    return summary.timed_out and not summary.waiting
+
+
 # ---- time ------------------------------------------------------------------------------------------
 
 def zone() -> ZoneInfo:
@@ -332,8 +362,8 @@ FILTERS = {
     "place": place,
     "localtime": localtime, "when": localtime, "age": age, "age_ago": age_ago,
 }
-GLOBALS = {"event_words": event_words, "partner_places": partner_places, "place_names": place_names,
-           "masked": mask, "zone_name": zone_name}
+GLOBALS = {"event_words": event_words, "escalation_state": escalation_state, "overdue": overdue,
+           "partner_places": partner_places, "place_names": place_names, "masked": mask, "zone_name": zone_name}
 
 
 def install(app: Flask) -> None:

@@ -128,8 +128,11 @@ from .partners import (
 )
 from .queue import (
     QUEUE_COUNT_CAP,
+    EscalationSummary,
     QueueFilter,
     QueuePage,
+    assignees,
+    escalation_summaries,
     received_by_nobody,
     tip_queue,
     tip_statistics,
@@ -183,7 +186,8 @@ __all__ = [
     "withdraw_tip", "discard_tip", "try_tip_pin", "add_to_tip", "add_event", "forget_contacts", "additions_by_tip",
     "export_tip", "export_tips", "tip_case", "tip_timeline", "tip_notes", "duplicates_of", "tip_reference_by_id",
     "note_triaged", "assign_tip", "link_duplicate", "add_note", "lock_tip", "tip_by_id", "has_event",
-    "tip_references", "visible_tips", "QueueFilter", "QueuePage", "QUEUE_COUNT_CAP", "tip_queue",
+    "tip_references", "visible_tips", "QueueFilter", "QueuePage", "QUEUE_COUNT_CAP", "tip_queue", "EscalationSummary",
+    "escalation_summaries", "assignees",
     "received_by_nobody", "visible_tip", "tip_statistics", "tips_received_by_nobody", "create_user",
     "user_by_email", "user_by_id", "list_users", "update_user", "add_dashboard_session", "dashboard_session",
     "save_dashboard_session", "end_dashboard_sessions", "record_audit", "audit_entries", "audit_actions",

@@ -60,6 +60,7 @@ from .forms import (
 
 bp = Blueprint("tips", __name__)
 PER_PAGE = 50
+QUEUE_REFRESH_SECONDS = 60  # the open queue reloads itself: a new urgent tip shows within a minute
 
 
 # ---- queue -----------------------------------------------------------------------------------------
@@ -67,11 +68,15 @@ PER_PAGE = 50
 @bp.route("/")
 @login_required
 def queue():
-    """The triage queue: open immediate-danger tips first, then newest first, filtered."""
+    """The triage queue, in the order an operator acts: urgent tips nobody received, urgent tips a partner
+    has not acknowledged (time left shown), urgent tips not sent on yet, outcomes to confirm; then the rest."""
     form = QueueFilterForm(formdata=request.args)
+    flow = tipline().flow
     form.place.choices = choices([("", _("any"))] + [
-        (p.code, p.name if p is top else f"· {p.name}") for top in tipline().flow.places for p in (top, *top.children)
+        (p.code, p.name if p is top else f"· {p.name}") for top in flow.places for p in (top, *top.children)
     ])
+    form.language.choices = choices([("", _("any")), *((code, language.name) for code, language in
+                                                         flow.languages.items())])
     form.validate()  # a field that does not parse is shown with its error and ignored
 
     def value(field):
@@ -80,20 +85,27 @@ def queue():
     complete = value(form.complete)
     filters = storage.QueueFilter(
         status=value(form.status), urgency=value(form.urgency), category=value(form.category),
-        language=(value(form.language) or "").strip().lower() or None, channel=value(form.channel),
+        language=value(form.language), channel=value(form.channel),
         complete=None if complete is None else complete == "yes",
         since=day_start(value(form.since)), until=day_end(value(form.until)),
         search=(value(form.q) or "").strip() or None, place_code=value(form.place),
+        assignee_id=current_user.id if form.mine.data and current_user.is_staff else None,
     )
     with storage.reading(tipline().db) as db_session:
         page = storage.tip_queue(
             db_session, filters=filters, role=current_user.role, partner=current_user.partner,
             page=value(form.page) or 1, per_page=PER_PAGE,
         )
+        shown = [t.id for t in (*page.nobody, *page.pinned, *page.to_confirm, *page.tips)]
+        escalations = storage.escalation_summaries(db_session, tip_ids=shown)
+        assigned = storage.assignees(db_session, tip_ids=shown) if current_user.is_staff else {}
     with storage.writing(tipline().db) as db_session:  # recorded before anything is shown
         audit_queue_view(db_session, filters, page)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("dashboard/queue.html", form=form, page=page, args=args,
+    act_now = len(page.nobody) + len(page.new_urgent) + sum(display.overdue(escalations.get(t.id))
+                                                             for t in page.waiting)
+    return render_template("dashboard/queue.html", form=form, page=page, args=args, escalations=escalations,
+                           assigned=assigned, act_now=act_now, refresh_seconds=QUEUE_REFRESH_SECONDS,
                            tip_url=url_for("dashboard.tips.tip", reference="X")[:-1],
                            export_form=ExportForm() if current_user.is_admin else None)
 
