@@ -201,6 +201,18 @@ def mark_duplicate(session, tip: Tip, original: Tip, *, actor: Actor, now: datet
     _move_if_allowed(session, tip, "close", actor=actor, now=now)
 
 
+def set_place(session, tip: Tip, place_code: str, *, actor: Actor, now: datetime) -> bool:
+    """An operator picks the tip's place from the places list (the reporter's words matched none), so
+    partners that cover it match; False when it is that place already. The words stay as they were."""
+    if tip.place_code == place_code:
+        return False
+    before = tip.place_code
+    tip.place_code, tip.updated_at = place_code, now
+    session.add(tip)
+    _record(session, tip, actor, "place_set", now, {"place": place_code} | ({"from": before} if before else {}))
+    return True
+
+
 # ---- escalation and partners ------------------------------------------------------------------------
 
 def tip_escalated(session, tip: Tip, partner: Partner, *, actor: Actor, now: datetime, matching: bool) -> None:

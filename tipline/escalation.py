@@ -133,13 +133,33 @@ def covers(partner: Partner, location: str | None, place_code: str | None = None
     return bool(location) and any(_names(word, location) for word in words)
 
 
+@dataclass(frozen=True)
+class Fit:
+    """How one partner fits one tip, rule by rule, so a page can say why it matches or not."""
+
+    active: bool
+    urgency: bool  # not an "immediate danger only" partner, or the tip is urgent
+    kind: bool  # the partner takes every kind, or this one (an unknown kind matches all)
+    place: bool  # the partner covers the tip's place
+
+    @property
+    def matches(self) -> bool:
+        return self.active and self.urgency and self.kind and self.place
+
+
+def fit(partner: Partner, tip: Tip, flow: Flow) -> Fit:
+    """Place, category and urgency rules of one partner for one tip, each on its own."""
+    return Fit(
+        active=bool(partner.active),
+        urgency=not (partner.urgent_only and tip.urgency != "immediate"),
+        kind=not (partner.categories and tip.category is not None and tip.category not in partner.categories),
+        place=covers(partner, tip.location, tip.place_code, place_names(flow, tip.place_code)),
+    )
+
+
 def matches(partner: Partner, tip: Tip, flow: Flow) -> bool:
     """Place, category (unknown matches all) and urgency rules of one partner for one tip."""
-    if not partner.active or (partner.urgent_only and tip.urgency != "immediate"):
-        return False
-    if partner.categories and tip.category is not None and tip.category not in partner.categories:
-        return False
-    return covers(partner, tip.location, tip.place_code, place_names(flow, tip.place_code))
+    return fit(partner, tip, flow).matches
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ ACTION = {
     "escalation_requested": _l("child in danger now: routing began"), "routing": _l("routing"),
     "escalation_timed_out": _l("not acknowledged in time"), "escalation_update": _l("completed report sent on"),
     "delivery_failed": _l("message not delivered"), "not_sent": _l("message not sent (no account)"),
-    "reporter_withdrew": _l("reporter withdrew"), "place_not_matched": _l("place not found in the places list"),
+    "reporter_withdrew": _l("reporter withdrew"), "place_set": _l("place chosen from the list"), "place_not_matched": _l("place not found in the places list"),
 }
 
 # What the engine asks the service to do after a turn (tipline.engine.conversation), for the practice chat.
@@ -326,6 +326,7 @@ def event_words(event) -> str:
         "marked_duplicate": lambda: _("Marked as a duplicate of %(reference)s.", reference=d.get("of", "?")),
         "follow_up_asked": lambda: _("A question was sent to the reporter."),
         "follow_up_answered": lambda: _("The reporter answered the question."),
+        "place_set": lambda: _("The place was set to %(place)s from the places list.", place=place(d.get("place"))),
     }
     found = sentences.get(kind)
     return found() if found else ""

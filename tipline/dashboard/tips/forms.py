@@ -72,6 +72,12 @@ class ExportForm(Form):
     format = SelectField(_l("Format"), choices=choices([("csv", "CSV"), ("json", "JSON")]))
 
 
+class PlaceForm(Form):
+    """The tip's place from the places list, when the reporter's words matched none."""
+
+    place = SelectField(_l("Place from the list"), choices=[], validate_choice=True, validators=[DataRequired()])
+
+
 class EscalateForm(Form):
     partner = SelectField(_l("Partner"), choices=[], validate_choice=True, validators=[DataRequired()])
 

@@ -42,6 +42,7 @@ from .escalation import (
     can_ask,
     escalation_panel,
     follow_up_text,
+    partner_choices,
     partner_options,
     plain_question,
     question_budget,
@@ -54,6 +55,7 @@ from .forms import (
     ExportForm,
     NoteForm,
     OutcomeForm,
+    PlaceForm,
     QueueFilterForm,
     StatusForm,
 )
@@ -72,9 +74,7 @@ def queue():
     has not acknowledged (time left shown), urgent tips not sent on yet, outcomes to confirm; then the rest."""
     form = QueueFilterForm(formdata=request.args)
     flow = tipline().flow
-    form.place.choices = choices([("", _("any"))] + [
-        (p.code, p.name if p is top else f"· {p.name}") for top in flow.places for p in (top, *top.children)
-    ])
+    form.place.choices = choices([("", _("any"))]) + place_choices()
     form.language.choices = choices([("", _("any")), *((code, language.name) for code, language in
                                                          flow.languages.items())])
     form.validate()  # a field that does not parse is shown with its error and ignored
@@ -134,6 +134,12 @@ def tip(reference: str):
     return render_template("dashboard/tip.html", **get_or_404(context))
 
 
+def place_choices():
+    """The places list as the select shows it: each province, then its places indented."""
+    return choices((p.code, p.name if p is top else f"· {p.name}")
+                   for top in tipline().flow.places for p in (top, *top.children))
+
+
 def _tip_context(db_session, found) -> dict:
     """What the tip page shows: partners get the report only, staff the whole case."""
     additions = storage.additions_by_tip(db_session, tip_ids=[found.id]).get(found.id, [])
@@ -159,8 +165,15 @@ def _tip_context(db_session, found) -> dict:
             duplicate_form=DuplicateForm(), outcome_form=OutcomeForm(),
             outcomes=storage.reported_outcomes(db_session, tip=found) if found.outcome_reported_at else [],
         )
-        for form in (status_form, assign_form, context["note_form"], context["duplicate_form"],
+        place_form = None
+        if found.place_code is None and tipline().flow.places:
+            place_form = PlaceForm()
+            place_form.place.choices = choices([("", _("Choose a place"))]) + place_choices()
+        context["place_form"] = place_form
+        for form in (status_form, assign_form, context["note_form"], context["duplicate_form"], place_form,
                      context["outcome_form"], context["panel"]["escalate_form"], context["panel"]["ask_form"]):
+            if form is None:
+                continue
             drafts.restore(form)  # what was typed before the session ended, if anything
     return context
 
@@ -240,6 +253,21 @@ def outcome(reference: str):
     return _back(found.reference)
 
 
+@bp.route("/tips/<reference>/place", methods=["POST"])
+@staff_required
+def set_place(reference: str):
+    """Set the tip's place from the places list, so the partners that cover it match."""
+    form = PlaceForm()
+    form.place.choices = place_choices()
+    if not form.validate():
+        return invalid(form)
+    with storage.writing(tipline().db) as db_session:
+        found = _locked_tip(db_session, reference)
+        casework.set_place(db_session, found, form.place.data, actor=actor(), now=now())
+    flash(_("Place set to %(place)s.", place=display.place(form.place.data)))
+    return _back(found.reference, anchor="escalation")
+
+
 @bp.route("/tips/<reference>/notes", methods=["POST"])
 @staff_required
 def add_note(reference: str):
@@ -315,8 +343,8 @@ def escalate(reference: str):
     form = EscalateForm()
     with storage.writing(tipline().db) as db_session:
         tip = _locked_tip(db_session, reference)
-        form.partner.choices = choices(
-            partner_options(db_session, tip, storage.escalations_for_tip(db_session, tip_id=tip.id)))
+        escalations = storage.escalations_for_tip(db_session, tip_id=tip.id)
+        form.partner.choices = choices(partner_options(partner_choices(db_session, tip, escalations)))
         if not form.validate():
             return problem(_("Choose one of the active partners this tip has not gone to yet."))
         if tip.status in CLOSED_STATUSES:
