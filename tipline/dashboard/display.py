@@ -9,7 +9,8 @@ function for its kind, registered on the app by install() as a Jinja filter:
     when (the same as localtime), age, age_ago
 
 and as globals: event_words (a timeline entry as a sentence), escalation_state (a queue row's
-escalation: who has it, how long is left), overdue, partner_places, place_names, masked, zone_name ("WIB"). The same functions serve code that builds choices for a form (labels()).
+escalation: who has it, how long is left), overdue, partner_places, place_names, masked, zone_name ("WIB").
+The same functions serve code that builds choices for a form (labels()).
 Exports are not pages: they stay ISO 8601 UTC (tipline/export.py).
 """
 
@@ -94,7 +95,8 @@ ACTION = {
     "escalation_requested": _l("child in danger now: routing began"), "routing": _l("routing"),
     "escalation_timed_out": _l("not acknowledged in time"), "escalation_update": _l("completed report sent on"),
     "delivery_failed": _l("message not delivered"), "not_sent": _l("message not sent (no account)"),
-    "reporter_withdrew": _l("reporter withdrew"), "place_set": _l("place chosen from the list"), "place_not_matched": _l("place not found in the places list"),
+    "reporter_withdrew": _l("reporter withdrew"), "place_set": _l("place chosen from the list"),
+    "place_not_matched": _l("place not found in the places list"),
 }
 
 # What the engine asks the service to do after a turn (tipline.engine.conversation), for the practice chat.

@@ -64,7 +64,8 @@ class QueueFilter:
         if self.search:
             pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             words = sa.or_(Tip.description.ilike(pattern, escape="\\"), Tip.location.ilike(pattern, escape="\\"))
-            reference = parse_reference("".join(self.search.split()))  # 7kq2 9pxm, 7KQ2-9PXM: the tip itself, and words too
+            # 7kq2 9pxm, 7KQ2-9PXM: the tip itself, and the words too
+            reference = parse_reference("".join(self.search.split()))
             found.append(sa.or_(Tip.reference == reference, words) if reference else words)
         if self.assignee_id is not None:
             found.append(Tip.id.in_(select(TipCase.tip_id).where(TipCase.assignee_id == self.assignee_id)))
