@@ -4,7 +4,7 @@ Server-rendered pages that work without JavaScript on a phone. Every page needs 
 form carries a CSRF token; every view of a tip, change and export is written to the audit trail.
 Queries live in tipline.storage; this package only renders and checks permissions.
 
-One blueprint per feature (tips, partners, outbox, community, practice, stats, admin, auth), each a
+One blueprint per feature (tips, answers, partners, outbox, community, practice, stats, admin, auth), each a
 package with its routes and forms, nested under the "dashboard" blueprint, which carries what every
 page shares: the /dashboard prefix, templates, style sheet, request guard, headers and error pages.
 """
@@ -16,24 +16,12 @@ from datetime import timedelta
 
 from flask import Blueprint, Flask, redirect, url_for
 
-from . import (
-    admin,
-    auth,
-    community,
-    display,
-    errors,
-    hooks,
-    outbox,
-    partners,
-    practice,
-    stats,
-    tips,
-)
+from . import admin, answers, auth, community, display, errors, hooks, outbox, partners, practice, stats, tips
 from .common import load_account
 from .extensions import DatabaseIdConverter, babel, csrf, login_manager, select_locale
 from .sessions import DashboardSessionInterface
 
-FEATURES = (tips, partners, outbox, community, practice, stats, admin, auth)
+FEATURES = (tips, answers, partners, outbox, community, practice, stats, admin, auth)
 
 
 def dashboard_blueprint() -> Blueprint:

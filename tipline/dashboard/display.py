@@ -9,7 +9,7 @@ function for its kind, registered on the app by install() as a Jinja filter:
     when (the same as localtime), age, age_ago
 
 and as globals: event_words (a timeline entry as a sentence), escalation_state (a queue row's
-escalation: who has it, how long is left), overdue, partner_places, place_names, masked, zone_name ("WIB").
+escalation: who has it, how long is left), overdue, time_left, partner_places, place_names, masked, zone_name ("WIB").
 The same functions serve code that builds choices for a form (labels()).
 Exports are not pages: they stay ISO 8601 UTC (tipline/export.py).
 """
@@ -90,7 +90,7 @@ ACTION = {
     "marked_duplicate": _l("marked as a duplicate"), "escalated": _l("escalated to a partner"),
     "outcome_confirmed": _l("partner's outcome confirmed"), "outcome_rejected": _l("partner's outcome not confirmed"),
     "partner_acknowledged": _l("partner acknowledged"), "partner_info": _l("partner asked for the description"),
-    "partner_outcome": _l("partner reported an outcome"), "addition_after_close": _l("reporter added to a closed tip"),
+    "partner_outcome": _l("partner reported an outcome"), "partner_question": _l("partner asked the team"), "addition_after_close": _l("reporter added to a closed tip"),
     "created": _l("report began"), "completed": _l("report finished"), "addition": _l("reporter added words"),
     "escalation_requested": _l("child in danger now: routing began"), "routing": _l("routing"),
     "escalation_timed_out": _l("not acknowledged in time"), "escalation_update": _l("completed report sent on"),
@@ -227,6 +227,16 @@ def escalation_state(summary) -> str:
     return _("sent to %(partners)s", partners=", ".join(summary.partners))
 
 
+def time_left(due_at: datetime | None) -> str:
+    """How long is left until a deadline, or how late it is."""
+    if due_at is None:
+        return ""
+    left = due_at - _tipline().clock()
+    if left.total_seconds() > 0:
+        return _("%(left)s left", left=format_timedelta(left, threshold=1.5))
+    return _("overdue by %(late)s", late=format_timedelta(-left, threshold=1.5))
+
+
 def overdue(summary) -> bool:
     """Whether a partner's time to acknowledge has run out with nobody taking the tip."""
     if summary is None or summary.acknowledged_by:
@@ -316,6 +326,8 @@ def event_words(event) -> str:
         "partner_info": lambda: _("%(partner)s asked for the whole description (INFO).", partner=d.get("partner", "?")),
         "partner_outcome": lambda: _("%(partner)s reported an outcome (DONE): an operator must confirm it.",
                                      partner=d.get("partner", "?")),
+        "partner_question": lambda: _("%(partner)s asked the team: %(question)s", partner=d.get("partner", "?"),
+                                      question=d.get("question", "")),
         "outcome_confirmed": lambda: _("An operator confirmed the partner's outcome."),
         "outcome_rejected": lambda: _("An operator did not confirm the partner's outcome. Reason: %(reason)s",
                                       reason=d.get("reason", "")),
@@ -365,7 +377,7 @@ FILTERS = {
     "place": place,
     "localtime": localtime, "when": localtime, "age": age, "age_ago": age_ago,
 }
-GLOBALS = {"event_words": event_words, "escalation_state": escalation_state, "overdue": overdue,
+GLOBALS = {"event_words": event_words, "escalation_state": escalation_state, "overdue": overdue, "time_left": time_left,
            "partner_places": partner_places, "place_names": place_names, "masked": mask, "zone_name": zone_name}
 
 

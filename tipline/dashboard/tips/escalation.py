@@ -10,11 +10,12 @@ from flask_login import current_user
 from ... import storage
 from ...engine.gsm import segments
 from ...escalation import EVERYWHERE, fit
-from .. import display
 from ...followup import MAX_QUESTION
 from ...statuses import CLOSED_STATUSES
+from .. import display
+from ..answers.forms import OutcomeReportForm, TeamQuestionForm
 from ..common import tipline
-from ..forms import choices
+from ..forms import EmptyForm, choices
 from .forms import AskForm, EscalateForm
 
 QUESTION_SEGMENTS = 2  # a follow-up question, with its frame, costs the reporter at most this many SMS
@@ -99,6 +100,17 @@ def _fit_words(partner, tip, rules) -> str:
     return _("%(name)s: does not match (%(reasons)s)", name=partner.name, reasons="; ".join(reasons))
 
 
+def why_it_reached(partner, tip, escalations) -> str:
+    """Why a tip reached this partner, as the partner reads it: the routing matched it (and how), or an
+    operator chose it."""
+    if partner is None or not escalations:
+        return ""
+    reasons = _fit_words(partner, tip, fit(partner, tip, tipline().flow))
+    if escalations[0].actor == "system":
+        return _("The tip line sent it to you because it is urgent and matches you. %(reasons)s", reasons=reasons)
+    return _("An operator of the tip line sent it to you. %(reasons)s", reasons=reasons)
+
+
 def partner_options(found: list[PartnerChoice]) -> list[tuple[str, str]]:
     """The escalate list's options; the first is "choose", so nothing is chosen unless a partner matches."""
     return [("", _("Choose a partner")), *((str(c.id), c.label) for c in found)] if found else []
@@ -116,7 +128,9 @@ def escalation_panel(db_session, tip) -> dict:
     if not current_user.is_staff:
         own = storage.partner_by_name(db_session, name=current_user.partner or "")
         mine = [e for e in escalations if own is not None and e.partner_id == own.id]
-        return {"staff": False, "escalations": mine}
+        return {"staff": False, "escalations": mine, "why": why_it_reached(own, tip, mine),
+                "ack_form": EmptyForm(prefix="ack"), "outcome_form": OutcomeReportForm(),
+                "question_form": TeamQuestionForm()}
     names = storage.partner_names(db_session, partner_ids=[e.partner_id for e in escalations])
     follow_ups = storage.follow_ups_for_tip(db_session, tip_id=tip.id)
     escalate_form = EscalateForm()
