@@ -30,7 +30,8 @@ def bekasi(app, clock):
     tipline = app.extensions["tipline"]
     provinces(tipline)
     add_tip(app, "BKS2-DRRT", at=at(clock, minutes=20), urgency="immediate", category="sexual_exploitation",
-            description="ada 3 anak cewek dikurung di rumah kos, katanya mau dikirim ke batam", location="deket stasiun bks")
+            description="ada 3 anak cewek dikurung di rumah kos, katanya mau dikirim ke batam",
+            location="deket stasiun bks")
     add_tip(app, "NRML-2345", at=at(clock, hours=3), description="anak tetangga ga sekolah, disuruh jualan tisu",
             location="Kota Bekasi", place_code="32.75")
     return tipline

@@ -197,7 +197,8 @@ def refused(refusal: CaseworkRefused) -> Response:
     elif refusal.code == "no_outcome":
         message, status = _("No outcome from a partner is waiting for confirmation on this tip."), 409
     elif refusal.facts.get("to") == "acknowledged":
-        message, status = _("Only a partner acknowledges a tip: on the dashboard, or with ACK and the reference by SMS."), 409
+        message = _("Only a partner acknowledges a tip: on the dashboard, or with ACK and the reference by SMS.")
+        status = 409
     elif refusal.facts.get("to") == "escalated":
         message, status = _("A tip becomes escalated when it is sent to a partner: use Escalate."), 409
     else:
