@@ -4,7 +4,8 @@ Pages never show a stored code (a status, a category, an audit action): they pas
 function for its kind, registered on the app by install() as a Jinja filter:
 
     status, category, channel, urgency, escalation_status, outbox_status, outbox_kind, delivery_status,
-    broadcast_status, broadcast_kind, poll_status, idea_status, action, role, bot_events, language, place,
+    broadcast_status, broadcast_kind, poll_status, idea_status, action, audit_details, audit_target, role, bot_events,
+    language, place,
     localtime (a time in the deployment's zone, with its abbreviation: "2026-05-04 14:05 WIB"),
     when (the same as localtime), age, age_ago
 
@@ -109,6 +110,63 @@ BOT_EVENT = {
     "Subscribe": _l("sign the sender up as a volunteer"), "ShareIdea": _l("keep the idea for the team"),
     "ForgetContact": _l("delete every contact address the sender left"),
 }
+
+
+# The names in an audit entry's details (and in a queue view's filters), as the audit page says them.
+DETAIL = {
+    "second_factor": _l("second factor"), "reason": _l("reason"), "from": _l("from"), "to": _l("to"),
+    "partner": _l("partner"), "matching": _l("matches the tip"), "filters": _l("filters"), "page": _l("page"),
+    "shown": _l("tips shown"), "search": _l("search"), "fingerprint": _l("fingerprint"), "words": _l("words"),
+    "format": _l("format"), "follow_up": _l("question"), "segments": _l("SMS segments"), "kind": _l("kind"),
+    "outbox": _l("message"), "error_code": _l("error code"), "places": _l("places"), "languages": _l("languages"),
+    "at": _l("at"), "active": _l("active"), "start": _l("start"), "broadcast": _l("message to volunteers"),
+    "changed": _l("changed"), "renamed_from": _l("renamed from"), "phone": _l("phone"), "channel": _l("channel"),
+    "regions": _l("places"), "categories": _l("kinds"), "urgent_only": _l("immediate danger only"),
+    "preference": _l("order"), "must_change": _l("must change it"), "totp_required": _l("two-factor required"),
+    "reset_totp": _l("two-factor reset"), "question": _l("question"), "place": _l("place"), "status": _l("status"),
+    "urgency": _l("urgency"), "category": _l("category"), "language": _l("language"), "complete": _l("complete"),
+    "since": _l("from"), "until": _l("to"), "place_code": _l("place"), "assignee_id": _l("assigned to"),
+    "of": _l("duplicate of"), "name": _l("name"),
+}
+
+
+def _detail_value(name: str, value) -> str:
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, dict):
+        return audit_details(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_detail_value(name, item) for item in value)
+    if name in ("from", "to", "status"):
+        return status(value)
+    if name in ("category", "categories"):
+        return category(value)
+    if name in ("place", "place_code", "places", "regions") and value and str(value)[:1].isdigit():
+        return place(value)
+    if name == "changed":
+        return str(DETAIL.get(value, value))
+    if name == "kind":
+        return _word(OUTBOX_KIND, value) if value in OUTBOX_KIND else _word(BROADCAST_KIND, value)
+    return str(value)
+
+
+TARGET_KINDS = {"poll": _l("poll #%(id)s"), "broadcast": _l("message to volunteers #%(id)s"),
+                "idea": _l("idea #%(id)s")}
+
+
+def audit_target(target: str | None) -> str:
+    """What an audit entry is about: a tip's reference or an account as stored, a poll, message or idea
+    by its number ("poll 3" is stored, "jajak pendapat #3" is read)."""
+    kind, _space, number = (target or "").partition(" ")
+    if kind in TARGET_KINDS and number.isdigit():
+        return str(TARGET_KINDS[kind]) % {"id": number}
+    return target or ""
+
+
+def audit_details(detail: dict | None) -> str:
+    """An audit entry's details as a line people read: each name in words, each stored value too."""
+    return "; ".join(f"{DETAIL.get(name, name)}: {_detail_value(name, value)}"
+                     for name, value in sorted((detail or {}).items()))
 
 
 def _word(table: dict, value: str | None) -> str:
@@ -372,10 +430,9 @@ def place_names(codes: list[str]) -> str:
 FILTERS = {
     "status": status, "category": category, "channel": channel, "urgency": urgency,
     "escalation_status": escalation_status, "outbox_status": outbox_status, "outbox_kind": outbox_kind,
-    "delivery_status": delivery_status,
-    "broadcast_status": broadcast_status, "broadcast_kind": broadcast_kind, "poll_status": poll_status,
-    "idea_status": idea_status, "action": action, "role": role, "bot_events": bot_events, "language": language,
-    "place": place,
+    "delivery_status": delivery_status, "broadcast_status": broadcast_status, "broadcast_kind": broadcast_kind,
+    "poll_status": poll_status, "idea_status": idea_status, "action": action, "audit_details": audit_details,
+    "audit_target": audit_target, "role": role, "bot_events": bot_events, "language": language, "place": place,
     "localtime": localtime, "when": localtime, "age": age, "age_ago": age_ago,
 }
 GLOBALS = {"event_words": event_words, "escalation_state": escalation_state, "overdue": overdue, "time_left": time_left,

@@ -11,6 +11,8 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from pygal.style import Style
 
+from .. import display
+
 # pygal appends an import hook for its map plugins (unused here) that has no find_spec, so every
 # failed import afterwards, anywhere in the process, raises an ImportWarning. Take it out again.
 sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"]
@@ -77,6 +79,11 @@ def bar_chart(title: str, rows: list[tuple[str | None, int]], unknown: str) -> M
     return _render(chart, with_style=False)
 
 
+def _words(say, rows: list[tuple[str | None, int]]) -> list[tuple[str | None, int]]:
+    """Counts per stored value, labelled with the value's words (display.py), never its code."""
+    return [(say(value) or None, count) for value, count in rows]
+
+
 def statistics_charts(
     numbers: dict, since: date, until: date, provinces: list[tuple[str, int]] = ()
 ) -> dict[str, Markup]:
@@ -84,8 +91,8 @@ def statistics_charts(
     return {
         "province": bar_chart(_("By province (places picked from the list)"), list(provinces), unknown),
         "per_day": per_day_chart(numbers["per_day"], since, until),
-        "category": bar_chart(_("By category"), numbers["by_category"], unknown),
+        "category": bar_chart(_("By category"), _words(display.category, numbers["by_category"]), unknown),
         "place": bar_chart(_("By place (10 most frequent)"), numbers["by_place"], unknown),
-        "language": bar_chart(_("By language"), numbers["by_language"], unknown),
-        "channel": bar_chart(_("By channel"), numbers["by_channel"], unknown),
+        "language": bar_chart(_("By language"), _words(display.language, numbers["by_language"]), unknown),
+        "channel": bar_chart(_("By channel"), _words(display.channel, numbers["by_channel"]), unknown),
     }
