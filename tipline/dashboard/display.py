@@ -4,13 +4,14 @@ Pages never show a stored code (a status, a category, an audit action): they pas
 function for its kind, registered on the app by install() as a Jinja filter:
 
     status, category, channel, urgency, escalation_status, outbox_status, outbox_kind, delivery_status,
-    broadcast_status, broadcast_kind, poll_status, idea_status, action, audit_details, audit_target, role, bot_events,
-    language, place,
+    broadcast_status, broadcast_kind, poll_status, idea_status, action, audit_details, audit_target, role,
+    bot_events, language, place,
     localtime (a time in the deployment's zone, with its abbreviation: "2026-05-04 14:05 WIB"),
     when (the same as localtime), age, age_ago
 
 and as globals: event_words (a timeline entry as a sentence), escalation_state (a queue row's
-escalation: who has it, how long is left), overdue, time_left, partner_places, place_names, masked, zone_name ("WIB").
+escalation: who has it, how long is left), overdue, time_left, partner_places, place_names, masked,
+zone_name ("WIB").
 The same functions serve code that builds choices for a form (labels()).
 Exports are not pages: they stay ISO 8601 UTC (tipline/export.py).
 """
