@@ -9,7 +9,9 @@ import pytest
 from sqlmodel import select
 
 from tipline import storage
-from tipline.casework import Actor, change_status
+from tipline.actions import Actor
+from tipline.actions.followups import ask_reporter
+from tipline.actions.tips import change_status
 from tipline.models import Tip, TipEvent
 from tipline.privacy import pin_hash
 from tipline.settings import Settings, SettingsError
@@ -211,14 +213,13 @@ def test_add_to_a_closed_tip_reopens_it_for_operators(make_app, clock, status, a
 
 def test_a_volunteer_mid_report_answering_1_after_a_poll_gets_the_urgent_path(tmp_path, sqlite_url, clock,
                                                                                references):
-    from .test_broadcasts import BANDUNG, volunteer
-    from .test_outbox import twilio_app
-    from .test_polls import QUESTION, send_poll, tally
     from tests.fake_twilio import FakeTwilio
 
     from .conftest import AUTH_TOKEN
     from .dashboard_support import client_for, make_user
-    from .test_outbox import ACCOUNT
+    from .test_broadcasts import BANDUNG, volunteer
+    from .test_outbox import ACCOUNT, twilio_app
+    from .test_polls import QUESTION, send_poll, tally
 
     with FakeTwilio(ACCOUNT, AUTH_TOKEN) as fake:
         app = twilio_app(tmp_path, sqlite_url, fake, clock, references)
@@ -240,12 +241,10 @@ def test_a_volunteer_mid_report_answering_1_after_a_poll_gets_the_urgent_path(tm
 
 
 def ask(tipline, clock, question="Which station was it?"):
-    from tipline.followup import ask_reporter
-
     clock.advance(minutes=30)
     with storage.writing(tipline.db) as session:
-        ask_reporter(session, storage.tip_by_reference(session, reference="TEST-2322"), question,
-                     actor="op@example.org", now=clock.now, outbound=tipline.outbound)
+        ask_reporter(session, Actor.operator("op@example.org"), storage.tip_by_reference(session, reference="TEST-2322"),
+                     question, now=clock.now, outbound=tipline.outbound)
     clock.advance(minutes=5)
 
 

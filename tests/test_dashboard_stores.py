@@ -5,10 +5,19 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tipline import casework, create_app, storage
+from tipline import create_app, storage
+from tipline.actions import Actor
+from tipline.actions import tips as casework
 
 from .conftest import make_settings
-from .dashboard_support import add_tip, at, audit_log, escalate, fast_passwords, make_user  # noqa: F401
+from .dashboard_support import (  # noqa: F401
+    add_tip,
+    at,
+    audit_log,
+    escalate,
+    fast_passwords,
+    make_user,
+)
 
 
 @pytest.fixture
@@ -56,7 +65,7 @@ def test_partner_scope(seeded):
 def test_statistics(seeded, clock):
     with storage.writing(seeded.extensions["tipline"].db) as session:
         tip = storage.tip_by_reference(session, reference="BBBB-2222")
-        casework.change_status(session, tip, actor=casework.Actor.operator("operator@example.org"), to="triaged",
+        casework.change_status(session, tip, actor=Actor.operator("operator@example.org"), to="triaged",
                                now=clock.now)
     with storage.reading(seeded.extensions["tipline"].db) as session:
         numbers = storage.tip_statistics(session, since=at(clock, days=10), until=clock.now)

@@ -9,11 +9,12 @@ from click.testing import CliRunner
 
 from tests.conftest import Reporter, make_settings
 from tipline import storage
-from tipline.casework import Actor, confirm_outcome
+from tipline.actions import Actor
+from tipline.actions.followups import FollowUpRefused, ask_reporter
+from tipline.actions.tips import confirm_outcome
 from tipline.cli import main
 from tipline.engine.gsm import segments
 from tipline.escalation import escalate_tip
-from tipline.followup import FollowUpRefused, ask_reporter
 from tipline.worker import Worker, purge
 
 ONCALL = "+15550100070"
@@ -22,6 +23,7 @@ JAKARTA = "+15550100052"
 SPARE = "+15550100053"
 STRANGER = "+15550100009"
 REPORTER_NUMBER = "+15550100001"
+OPERATOR = Actor.operator("op@example.org")
 
 
 @pytest.fixture
@@ -178,7 +180,7 @@ def test_follow_up_only_with_consent_and_the_answer_joins_the_tip(client, tiplin
     clock.advance(minutes=30)  # an operator reads the tip and asks
     with storage.writing(tipline.db) as session:
         tip = storage.tip_by_reference(session, reference=reference)
-        ask_reporter(session, tip, "What colour was the door?", actor="op@example.org", now=clock.now,
+        ask_reporter(session, OPERATOR, tip, "What colour was the door?", now=clock.now,
                      outbound=tipline.outbound)
     address, kind, body = outbox(tipline)[-1]
     assert address == REPORTER_NUMBER and kind == "follow_up" and "colour" in body
@@ -198,7 +200,7 @@ def test_no_follow_up_without_consent(client, tipline, partners, clock):
     with storage.writing(tipline.db) as session:
         tip = storage.tip_by_reference(session, reference=reference)
         with pytest.raises(FollowUpRefused):
-            ask_reporter(session, tip, "Anything else?", actor="op@example.org", now=clock.now,
+            ask_reporter(session, OPERATOR, tip, "Anything else?", now=clock.now,
                          outbound=tipline.outbound)
     assert not any(kind == "follow_up" for _, kind, _ in outbox(tipline))
 
@@ -208,7 +210,7 @@ def test_exit_cancels_a_queued_follow_up(client, tipline, partners, clock):
     finish(reporter, consent=True)
     with storage.writing(tipline.db) as session:
         tip = storage.tip_by_reference(session, reference=reference)
-        ask_reporter(session, tip, "Anything else?", actor="op@example.org", now=clock.now, outbound=tipline.outbound)
+        ask_reporter(session, OPERATOR, tip, "Anything else?", now=clock.now, outbound=tipline.outbound)
     reporter.send("EXIT")
     with storage.reading(tipline.db) as session:
         [row] = [r for r in storage.list_outbox(session) if r.kind == "follow_up"]

@@ -10,13 +10,32 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import Reporter, make_settings
-from tipline import casework, storage
-from tipline.casework import Actor, CaseworkRefused, TipStatus, operator_steps
+from tipline import storage
+from tipline.actions import Actor
+from tipline.actions import tips as casework
+from tipline.actions.tips import CaseworkRefused, TipStatus, operator_steps
 from tipline.cli import main
 from tipline.worker import Worker
 
-from .dashboard_support import accounts, add_tip, at, audit_log, fast_passwords, operator, post  # noqa: F401
-from .routing_support import JABAR, ONCALL, provinces, queued, reached, stored, timeline, urgent_tip
+from .dashboard_support import (  # noqa: F401
+    accounts,
+    add_tip,
+    at,
+    audit_log,
+    fast_passwords,
+    operator,
+    post,
+)
+from .routing_support import (
+    JABAR,
+    ONCALL,
+    provinces,
+    queued,
+    reached,
+    stored,
+    timeline,
+    urgent_tip,
+)
 
 TIP = "/dashboard/tips/TEST-2222"
 OPERATOR = Actor.operator("operator@example.org", "127.0.0.1")

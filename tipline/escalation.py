@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import casework, channels, storage
-from .casework import SYSTEM, Actor
+from . import channels, storage
+from .actions import SYSTEM, Actor
+from .actions import tips as tip_actions
 from .engine import Flow, FlowError, parse_reference
 from .engine.gsm import segments
 from .engine.words import FIELD_WIDTHS, Words
@@ -238,7 +239,8 @@ def escalate_tip(
         session, kind="escalation", address=partner_address(partner),
         body=partner_message(outbound, tip, partner.language), now=now, tip=tip, partner=partner,
     )
-    casework.tip_escalated(session, tip, partner, actor=actor, now=now, matching=matches(partner, tip, outbound.flow))
+    matching = matches(partner, tip, outbound.flow)
+    tip_actions.tip_escalated(session, tip, partner, actor=actor, now=now, matching=matching)
     if tip.routing in NOBODY:
         settle_routing(session, tip, now=now)  # someone has it now: no longer pinned as received by nobody
     return escalation
@@ -422,17 +424,17 @@ def partner_command(session, partner: Partner, text: str, *, now: datetime, outb
     if escalation is None:  # the same answer whether or not the tip exists: nothing leaks
         return outbound.say(language, "not_yours", reference=reference)
     if command == "INFO":
-        casework.partner_reads(session, tip, partner, now=now)
+        tip_actions.partner_reads(session, tip, partner, now=now)
         return info_message(outbound, session, tip, language)
     if tip.status in CLOSED_STATUSES:
         return outbound.say(language, "already_closed", reference=reference)
     if command == "ACK":
-        casework.partner_acknowledges(session, tip, escalation, partner, now=now)
+        tip_actions.partner_acknowledges(session, tip, escalation, partner, now=now)
         if tip.routing is not None:
             settle_routing(session, tip, now=now)  # a partner has it, even after its timer ran out
         return outbound.say(language, "ack_done", reference=reference)
     note = text.split(None, 2)[2] if len(words) > 2 else ""
-    casework.partner_reports_outcome(session, tip, escalation, partner, note=note, now=now)
+    tip_actions.partner_reports_outcome(session, tip, escalation, partner, note=note, now=now)
     return outbound.say(language, "done_done", reference=reference)
 
 

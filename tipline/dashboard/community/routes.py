@@ -17,8 +17,11 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from ... import community, storage
+from ...actions import Refused
+from ...actions import community as community_actions
 from ...models import IDEA_STATUSES
 from ..common import (
+    actor,
     admin_required,
     audit,
     get_or_404,
@@ -125,21 +128,18 @@ def send_broadcast(broadcast_id: int):
     form = ScheduleForm()
     if not form.validate():
         return problem(form_problems(form))
-    when = now()
+    moment = when = now()
     if request.form.get("action") == "schedule":
         if form.at.data is None:
             return problem(_("Give the time to send it."))
         when = form.at.data.replace(tzinfo=timezone.utc)
-        if when < now():
-            return problem(_("That time has passed. Choose a later time, or send it now."))
-    with storage.writing(tipline().db) as db_session:
-        found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True))
-        if found.status != "draft":
-            return problem(_("Only a draft can be scheduled."))
-        found.status, found.scheduled_at = "scheduled", when
-        db_session.add(found)
-        audit(db_session, "broadcast_scheduled", target=f"broadcast {found.id}",
-              detail={"at": when.isoformat(), "kind": found.kind})
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True))
+            community_actions.schedule_broadcast(db_session, actor(), found, at=when, now=moment)
+    except Refused as refused:
+        return problem(_("That time has passed. Choose a later time, or send it now.") if refused.code == "past"
+                       else _("Only a draft can be scheduled."))
     flash(_("Scheduled. The messages go out through the outbox from %(when)s.", when=when.strftime("%Y-%m-%d %H:%M UTC")))
     return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast_id))
 
@@ -151,13 +151,12 @@ def cancel_broadcast(broadcast_id: int):
     form = EmptyForm(prefix="cancel")
     if not form.validate():
         return problem(form_problems(form))
-    with storage.writing(tipline().db) as db_session:
-        found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True))
-        if found.status not in ("draft", "scheduled"):
-            return problem(_("It has started already and cannot be cancelled."))
-        found.status = "cancelled"
-        db_session.add(found)
-        audit(db_session, "broadcast_cancelled", target=f"broadcast {found.id}")
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True))
+            community_actions.cancel_broadcast(db_session, actor(), found, now=now())
+    except Refused:
+        return problem(_("It has started already and cannot be cancelled."))
     flash(_("Cancelled."))
     return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast_id))
 
@@ -311,10 +310,7 @@ def close_poll(poll_id: int):
         return problem(form_problems(form))
     with storage.writing(tipline().db) as db_session:
         found = get_or_404(storage.poll_by_id(db_session, poll_id=poll_id))
-        if found.status == "open":
-            found.status, found.closed_at = "closed", now()
-            db_session.add(found)
-            audit(db_session, "poll_closed", target=f"poll {found.id}")
+        community_actions.close_poll(db_session, actor(), found, now=now())
     flash(_("The poll is closed."))
     return redirect(url_for("dashboard.community.poll", poll_id=poll_id))
 
@@ -349,10 +345,6 @@ def idea_status(idea_id: int):
         return problem(form_problems(form))
     with storage.writing(tipline().db) as db_session:
         idea = get_or_404(storage.idea_by_id(db_session, idea_id=idea_id))
-        before = idea.status
-        if before != form.status.data:
-            storage.set_idea_status(db_session, idea_id=idea_id, status=form.status.data, now=now())
-            audit(db_session, "idea_status_changed", target=f"idea {idea_id}",
-                  detail={"from": before, "to": form.status.data})
+        community_actions.set_idea_status(db_session, actor(), idea, form.status.data, now=now())
     flash(_("Status saved."))
     return redirect(url_for("dashboard.community.ideas", status=request.args.get("status") or None))

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from ...followup import MAX_QUESTION
+from ...actions.followups import MAX_QUESTION
 from ...models import CATEGORIES, TIP_STATUSES, URGENCIES
 from ..forms import ANY, REFERENCE_PATTERN, choices
 

@@ -16,11 +16,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ... import casework, storage
+from ...actions import followups
+from ...actions.followups import FollowUpRefused
 from ...casework import CaseworkRefused
 from ...engine.gsm import non_gsm_characters, segments
 from ...escalation import escalate_tip
 from ...export import csv_chunks, json_chunks
-from ...followup import FollowUpRefused, ask_reporter
 from ...statuses import CLOSED_STATUSES
 from ..common import (
     actor,
@@ -321,7 +322,7 @@ def ask(reference: str):
     with storage.writing(tipline().db) as db_session:
         tip = _locked_tip(db_session, reference)
         if not can_ask(tip):
-            reason = (_("This tip is closed.") if tip.status in CLOSED_STATUSES
+            reason = (_("This tip is closed.") if followups.refusal(tip) == "closed"
                       else _("The reporter did not agree to be contacted, or their contact address was deleted."))
             return problem(_("The question was not sent. %(reason)s", reason=reason), 409)
         if not form.validate():
@@ -333,12 +334,9 @@ def ask(reference: str):
                 "With this question the message takes %(count)s SMS segments; at most %(limit)s are allowed.",
                 count=segments(text), limit=QUESTION_SEGMENTS))
         try:
-            follow_up = ask_reporter(db_session, tip, question, actor=current_user.email, now=now(),
-                                     outbound=tipline().outbound)
+            followups.ask_reporter(db_session, actor(), tip, question, now=now(), outbound=tipline().outbound)
         except FollowUpRefused as refused:
             return problem(_("The question was not sent. %(reason)s", reason=str(refused)), 409)
-        audit(db_session, "follow_up_asked", target=tip.reference,
-              detail={"follow_up": follow_up.id, "segments": segments(text)})
     flash(_("Question queued to the reporter. Their answer will be added to this tip."))
     return _back(tip.reference, anchor="escalation")
 
