@@ -6,6 +6,7 @@ import itertools
 import re
 from datetime import datetime, timedelta
 
+import pyotp
 import pytest
 from sqlmodel import select
 
@@ -122,3 +123,13 @@ def partner(app, accounts):
 
 def at(clock, **ago) -> datetime:
     return clock.now - timedelta(**ago)
+
+
+def enrol_two_factor(client, clock) -> str:
+    """Turn on two-factor codes for the signed-in account, as its owner would; the TOTP secret."""
+    page = client.get("/dashboard/account/2fa").get_data(as_text=True)
+    secret = page.split('<code class="secret">', 1)[1].split("<", 1)[0]
+    code = pyotp.TOTP(secret).at(clock.now)
+    response = post(client, "/dashboard/account/2fa", {"code": code}, token_from="/dashboard/account/2fa")
+    assert response.status_code == 302
+    return secret

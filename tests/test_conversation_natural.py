@@ -18,7 +18,7 @@ from tipline.engine import (
 )
 from tipline.engine.conversation import merge_replies
 
-from .test_engine import Talk, Tips, flow  # noqa: F401  (fixture)
+from .engine_support import Talk, Tips, flow  # noqa: F401  (fixture)
 
 
 def at(flow, state_inputs, *, language="id", tips=None, channel="sms"):  # noqa: F811

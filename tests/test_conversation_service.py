@@ -213,13 +213,11 @@ def test_add_to_a_closed_tip_reopens_it_for_operators(make_app, clock, status, a
 
 def test_a_volunteer_mid_report_answering_1_after_a_poll_gets_the_urgent_path(tmp_path, sqlite_url, clock,
                                                                                references):
-    from tests.fake_twilio import FakeTwilio
-
+    from .community_support import BANDUNG, QUESTION, send_poll, tally, volunteer
     from .conftest import AUTH_TOKEN
     from .dashboard_support import client_for, make_user
-    from .test_broadcasts import BANDUNG, volunteer
-    from .test_outbox import ACCOUNT, twilio_app
-    from .test_polls import QUESTION, send_poll, tally
+    from .fake_twilio import FakeTwilio
+    from .outbox_support import ACCOUNT, twilio_app
 
     with FakeTwilio(ACCOUNT, AUTH_TOKEN) as fake:
         app = twilio_app(tmp_path, sqlite_url, fake, clock, references)

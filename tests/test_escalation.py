@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import Reporter, make_settings
 from tipline import storage
 from tipline.actions import Actor
 from tipline.actions.followups import FollowUpRefused, ask_reporter
@@ -17,57 +16,23 @@ from tipline.engine.gsm import segments
 from tipline.escalation import escalate_tip
 from tipline.worker import Worker, purge
 
-ONCALL = "+15550100070"
-EVERYWHERE = "+15550100051"
-JAKARTA = "+15550100052"
-SPARE = "+15550100053"
+from .conftest import Reporter
+from .escalation_support import (  # noqa: F401  (fixtures)
+    EVERYWHERE,
+    JAKARTA,
+    ONCALL,
+    REPORTER_NUMBER,
+    SPARE,
+    finish,
+    outbox,
+    partners,
+    settings,
+    tip_of,
+    urgent_report,
+)
+
 STRANGER = "+15550100009"
-REPORTER_NUMBER = "+15550100001"
 OPERATOR = Actor.operator("op@example.org")
-
-
-@pytest.fixture
-def settings(tmp_path, sqlite_url):
-    return make_settings(tmp_path, sqlite_url, oncall_number=ONCALL)
-
-
-@pytest.fixture
-def partners(tipline):
-    with storage.writing(tipline.db) as session:
-        for name, phone, regions, categories, preference in (
-            ("Everywhere Org", EVERYWHERE, ["everywhere"], [], 1),
-            ("Jakarta Org", JAKARTA, ["Jakarta"], [], 2),
-            ("Spare Org", SPARE, ["Bali"], ["online"], 3),
-        ):
-            storage.add_partner(session, name=name, phone=phone, channel="sms", language="en", regions=regions,
-                                categories=categories, urgent_only=False, preference=preference, now=tipline.clock())
-
-
-def outbox(tipline):
-    """(address, kind, body) of every queued message, oldest first."""
-    with storage.reading(tipline.db) as session:
-        rows = sorted(storage.list_outbox(session), key=lambda r: r.id)
-    return [(tipline.contacts.open(r.to_sealed) if r.to_sealed else None, r.kind, r.body) for r in rows]
-
-
-def tip_of(tipline, reference):
-    with storage.reading(tipline.db) as session:
-        return storage.tip_by_reference(session, reference=reference)
-
-
-def urgent_report(client, *, consent: bool = True) -> tuple[Reporter, str]:
-    reporter = Reporter(client, REPORTER_NUMBER)
-    for text in ("hi", "1", "1"):
-        reporter.send(text)
-    return reporter, "TEST-2322"
-
-
-def finish(reporter: Reporter, *, consent: bool) -> None:
-    """The rest of an urgent report: where the child is now, what is happening, kind, how many, contact."""
-    for text in ("Jl. Melati 4, Jakarta Timur", "Two girls locked in a house behind the market, a man guards the door",
-                 "2", "2", "1" if consent else "2"):
-        reporter.send(text)
-    reporter.send("1")
 
 
 def test_urgent_tip_goes_at_once_to_partners_everywhere_and_on_call(client, tipline, partners):

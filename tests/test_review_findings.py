@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import make_settings
-from tests.dashboard_support import accounts, admin, fast_passwords  # noqa: F401  (fixtures)
-from tests.test_escalation import (  # noqa: F401
-    ONCALL,
-    finish,
-    outbox,
-    partners,
-    tip_of,
-    urgent_report,
-)
 from tipline import storage
 from tipline.actions import Actor
 from tipline.actions.followups import ask_reporter
 
-
-@pytest.fixture
-def settings(tmp_path, sqlite_url):
-    return make_settings(tmp_path, sqlite_url, oncall_number=ONCALL)
+from .conftest import make_settings
+from .dashboard_support import accounts, admin, fast_passwords  # noqa: F401  (fixtures)
+from .escalation_support import (  # noqa: F401  (fixtures)
+    ONCALL,
+    finish,
+    outbox,
+    partners,
+    settings,
+    tip_of,
+    urgent_report,
+)
 
 
 def _asked(client, tipline, clock):
