@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -130,6 +131,7 @@ class TipLine:
         self.reference_maker = reference_maker
         self.pin_maker = pin_maker
         self.region = channels.deployment_region(settings)
+        self.zone = ZoneInfo(settings.timezone or self.flow.timezone)  # for the times people read
 
     def reporter_of(self, address: str) -> str:
         return pseudonym(address, self.settings.pseudonym_key, self.region)

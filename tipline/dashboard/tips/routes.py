@@ -23,6 +23,7 @@ from ...engine.gsm import non_gsm_characters, segments
 from ...escalation import escalate_tip
 from ...export import csv_chunks, json_chunks
 from ...statuses import CLOSED_STATUSES
+from .. import display
 from ..common import (
     actor,
     admin_required,
@@ -153,23 +154,24 @@ def _tip_context(db_session, found) -> dict:
 def status_choices(status: str):
     """The tip's own status, then where an operator may move it: forward first, then back (with a reason)."""
     steps = casework.operator_steps(status)
-    return choices([(status, _("%(status)s (now)", status=status))] + [
-        (step.to, _("%(status)s: back, give a reason", status=step.to) if step.backwards else step.to)
+    return choices([(status, _("%(status)s (now)", status=display.status(status)))] + [
+        (step.to, _("%(status)s: back, give a reason", status=display.status(step.to)) if step.backwards
+         else display.status(step.to))
         for step in steps
     ])
 
 
 def refused(refusal: CaseworkRefused) -> Response:
     """Why case work was refused, in the page's language."""
-    facts = {"current": refusal.facts.get("status", ""), "target": refusal.facts.get("to", "")}
+    facts = {"current": display.status(refusal.facts.get("status")), "target": display.status(refusal.facts.get("to"))}
     if refusal.code == "reason_required":
         message, status = _("Going back from %(current)s to %(target)s needs a reason: write it in the reason "
                             "field. It is kept in the audit trail.", **facts), 400
     elif refusal.code == "no_outcome":
         message, status = _("No outcome from a partner is waiting for confirmation on this tip."), 409
-    elif facts["target"] == "acknowledged":
+    elif refusal.facts.get("to") == "acknowledged":
         message, status = _("Only a partner acknowledges a tip: they answer ACK and the reference by SMS."), 409
-    elif facts["target"] == "escalated":
+    elif refusal.facts.get("to") == "escalated":
         message, status = _("A tip becomes escalated when it is sent to a partner: use Escalate."), 409
     else:
         message, status = _("A tip cannot go from %(current)s to %(target)s.", **facts), 409
