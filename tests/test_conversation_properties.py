@@ -89,7 +89,7 @@ def must_be_kept(tipline, state: str | None, text: str) -> bool:
         return False  # "ya", "gak ada kok", "2 kerja": an answer
     if flow.signals.only_panic(text):
         return False  # "TOLONG!!": the urgent report is the answer; there is nothing to describe
-    return is_report_state(state) or flow.signals.is_story(text) or flow.signals.is_panic(text)
+    return is_report_state(flow, state) or flow.signals.is_story(text) or flow.signals.is_panic(text)
 
 
 @PROPERTY
