@@ -71,7 +71,8 @@ def kept_for(tipline, reporter: str) -> set[str]:
         row = session.exec(select(ConversationRow).where(ConversationRow.reporter == reporter)).first()
         volunteer = session.exec(select(Volunteer).where(Volunteer.reporter == reporter)).first()
         ideas = list(session.exec(select(Idea).where(Idea.reporter == reporter)))
-    texts = [value for t in tips for value in (t.description, t.location, t.when_seen, t.children) if value]
+    kept = [value for t in tips for value in (t.description, t.location, *t.answers.values())]
+    texts = [value for value in kept if isinstance(value, str) and value]
     texts += [a.text for a in additions] + [i.text for i in ideas]
     texts += [json.dumps(row.data, ensure_ascii=False)] if row else []
     texts += [volunteer.place] if volunteer and volunteer.place else []

@@ -25,9 +25,10 @@ from . import casework, channels, storage
 from .casework import SYSTEM, Actor
 from .engine import Flow, FlowError, parse_reference
 from .engine.gsm import segments
-from .engine.words import FIELD_WIDTHS, Words
+from .engine.words import Words
 from .models import NOBODY, Escalation, Partner, Tip
 from .privacy import ContactBox
+from .report_fields import answer_of
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -194,17 +195,17 @@ def _fit(build, text: str) -> str:
 
 
 def partner_message(outbound: Outbound, tip: Tip, language: str, *, update: bool = False) -> str:
-    """The escalation as a partner reads it: reference, urgency, kind, where, when, how many, what."""
+    """The escalation as a partner reads it: reference, urgency, kind, what, and each report field the
+    flow shows partners (where, when, how many...), clipped to its width so the description keeps room."""
     unknown = outbound.say(language, "unknown")
     urgency = outbound.say(language, f"urgency_{tip.urgency}")
     if update:
         urgency = f"{outbound.say(language, 'update')} {urgency}"
-    values = dict(
-        reference=tip.reference, urgency=urgency, kind=outbound.category(language, tip.category),
-        where=_clip(tip.location, FIELD_WIDTHS["where"]) or unknown,
-        when=_clip(tip.when_seen, FIELD_WIDTHS["when"]) or unknown,
-        children=_clip(tip.children, FIELD_WIDTHS["children"]) or unknown,
-    )
+    values = dict(reference=tip.reference, urgency=urgency, kind=outbound.category(language, tip.category))
+    for field in outbound.flow.fields.values():
+        if field.partner:
+            answer = answer_of(tip, field)
+            values[field.name] = _clip(None if answer is None else str(answer), field.partner) or unknown
     what = " ".join((tip.description or "").split()) or unknown
     return _fit(lambda cut: outbound.say(language, "escalation", what=cut, **values), what)
 

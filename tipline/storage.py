@@ -26,6 +26,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from .models import ConversationRow, ProcessedMessage, Tip, TipAddition, TipEvent
+from .engine.flow import FieldSpec
+from .report_fields import REPORT_COLUMNS, TIP_OWN, answer_of
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -292,20 +294,8 @@ def forget_replies(session: Session, *, reporter: str) -> int:
 
 # ---- tips --------------------------------------------------------------------------------------
 
-TIP_FIELDS = {
-    "urgency": "urgency",
-    "category": "category",
-    "description": "description",
-    "location": "location",
-    "when": "when_seen",
-    "children": "children",
-    "contact_consent": "contact_consent",
-    "media_count": "media_count",
-    "place_code": "place_code",
-    "complete": "complete",
-    "channel": "channel",
-    "language": "language",
-}
+# What save_tip writes: the report's columns and the tip's own values (report_fields.tip_values).
+TIP_FIELDS = (*REPORT_COLUMNS, *TIP_OWN)
 
 
 def tip_by_reference(session: Session, *, reference: str) -> Tip | None:
@@ -320,7 +310,10 @@ def save_tip(
     session: Session, *, reference: str, reporter: str, fields: dict[str, Any], now: datetime,
     contact_sealed: str | None, pin_hash: str | None = None,
 ) -> Tip:
-    """Create or update the reporter's tip from the report so far; a PIN comes once, hashed."""
+    """Create or update the reporter's tip from the report so far; a PIN comes once, hashed.
+
+    `fields` are the tip's values as report_fields.tip_values makes them: its columns, and the
+    answers kept as JSON (merged with those it has)."""
     tip = tip_by_reference(session, reference=reference)
     created = tip is None
     if created:
@@ -328,9 +321,11 @@ def save_tip(
     elif tip.reporter != reporter:
         raise PermissionError("a tip can only be written by its own reporter")
     was_complete = tip.complete
-    for key, column in TIP_FIELDS.items():
+    for key in TIP_FIELDS:
         if key in fields:
-            setattr(tip, column, fields[key])
+            setattr(tip, key, fields[key])
+    if fields.get("answers"):
+        tip.answers = {**(tip.answers or {}), **fields["answers"]}
     tip.complete = was_complete or bool(fields.get("complete"))
     if pin_hash is not None:
         tip.pin_hash, tip.pin_failures, tip.pin_failed_at = pin_hash, 0, None
@@ -456,19 +451,24 @@ def additions_by_tip(session: Session, *, tip_ids: list[int]) -> dict[int, list[
     return found
 
 
-def export_tip(tip: Tip, additions: list[TipAddition] = ()) -> dict[str, Any]:
-    """A tip as the contract's export fields (plus a few more); never the contact address."""
+def export_tip(tip: Tip, additions: list[TipAddition] = (), shown: tuple[FieldSpec, ...] | None = None
+               ) -> dict[str, Any]:
+    """A tip as the contract's export fields (plus a few more); never the contact address.
+
+    The report's answers come in the order of `shown` (the flow's shown fields); without it, the
+    columns and then every answer the tip holds."""
+    if shown is None:
+        answers = {name: getattr(tip, name) for name in ("category", "description", "location")}
+        answers.update(tip.answers or {})
+    else:
+        answers = {field.name: answer_of(tip, field) for field in shown}
     return {
         "reference": tip.reference,
         "created_at": tip.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": tip.updated_at.isoformat().replace("+00:00", "Z"),
         "status": tip.status,
         "urgency": tip.urgency,
-        "category": tip.category,
-        "description": tip.description,
-        "location": tip.location,
-        "when": tip.when_seen,
-        "children": tip.children,
+        **answers,
         "channel": tip.channel,
         "language": tip.language,
         "reporter": tip.reporter,
@@ -482,7 +482,8 @@ def export_tip(tip: Tip, additions: list[TipAddition] = ()) -> dict[str, Any]:
     }
 
 
-def export_tips(session: Session, *, batch_size: int = 500) -> Iterator[dict[str, Any]]:
+def export_tips(session: Session, *, batch_size: int = 500, shown: tuple[FieldSpec, ...] | None = None,
+                ) -> Iterator[dict[str, Any]]:
     """Every tip in arrival order, in batches, so a large export never sits in memory whole."""
     last_id = 0
     while True:
@@ -491,7 +492,7 @@ def export_tips(session: Session, *, batch_size: int = 500) -> Iterator[dict[str
             return
         additions = additions_by_tip(session, tip_ids=[t.id for t in batch])
         for tip in batch:
-            yield export_tip(tip, additions.get(tip.id, []))
+            yield export_tip(tip, additions.get(tip.id, []), shown)
         last_id = batch[-1].id
 
 
@@ -1231,8 +1232,8 @@ def purge(
         "processed_messages": (ProcessedMessage, ProcessedMessage.received_at < processed_before, None),
         "closed_tip_text": (Tip, sa.and_(Tip.status.in_(closed), Tip.updated_at < closed_text_before,
                                          sa.or_(Tip.description.is_not(None), Tip.location.is_not(None),
-                                                Tip.when_seen.is_not(None), Tip.children.is_not(None))),
-                            {"description": None, "location": None, "when_seen": None, "children": None}),
+                                                sa.cast(Tip.answers, sa.Text) != "{}")),
+                            {"description": None, "location": None, "answers": {}}),
         "outbox": (OutboxMessage, sa.and_(OutboxMessage.status.in_(("sent", "not_sent", "failed", "dead", "cancelled")),
                                           OutboxMessage.updated_at < outbox_before), None),
         "follow_ups": (FollowUp, FollowUp.asked_at < contacts_before, None),

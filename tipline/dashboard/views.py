@@ -14,6 +14,7 @@ from ..casework import CaseworkRefused
 from ..export import csv_chunks, json_chunks
 from ..engine import Conversation, Inbound, NoTips, new_reference, step
 from ..models import TIP_STATUSES
+from ..report_fields import answer_of
 from ..worker import sending_is_off
 from . import bp
 from .charts import statistics_charts
@@ -142,10 +143,17 @@ def tip(reference: str):
     return render_template("dashboard/tip.html", **context)
 
 
+def _answers(found) -> list[tuple[str, object, str]]:
+    """The report's answers as the flow declares them: (label in the page's language, answer, kind)."""
+    flow = tipline().flow
+    language = str(get_locale() or "en")
+    return [(flow.label(language, field), answer_of(found, field), field.kind) for field in flow.shown_fields]
+
+
 def _tip_context(db_session, found) -> dict:
     """What the tip page shows: partners get the report only, staff the whole case."""
     additions = storage.additions_by_tip(db_session, tip_ids=[found.id]).get(found.id, [])
-    context = {"tip": found, "additions": additions}
+    context = {"tip": found, "additions": additions, "answers": _answers(found)}
     if current_user.is_staff:
         case = storage.tip_case(db_session, tip=found)
         staff = storage.list_users(db_session, roles=storage.STAFF_ROLES)
@@ -419,14 +427,15 @@ def export():
     fmt = form.format.data
     with storage.writing(tipline().db) as db_session:
         audit(db_session, "export", detail={"format": fmt})
-    db = tipline().db
+    db, shown = tipline().db, tipline().flow.shown_fields
 
     def rows():
         with storage.reading(db) as db_session:
-            yield from storage.export_tips(db_session)
+            yield from storage.export_tips(db_session, shown=shown)
 
     stamp = now().strftime("%Y%m%d-%H%M")
-    body, mimetype = (json_chunks(rows()), "application/json") if fmt == "json" else (csv_chunks(rows()), "text/csv")
+    body, mimetype = ((json_chunks(rows()), "application/json") if fmt == "json"
+                      else (csv_chunks(rows(), shown), "text/csv"))
     return Response(
         stream_with_context(body), mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="tips-{stamp}.{fmt}"'},

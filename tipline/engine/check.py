@@ -27,7 +27,7 @@ from .conversation import (
 )
 from .flow import ANSWER_WORDS, FieldSpec, Flow, FlowError, _read_yaml, _Values, load_flow, placeholders
 from .reading import phrase
-from .words import FITTED_ROOM, WORDS, Message
+from .words import FITTED_ROOM, WORDS, Message, messages_of
 from .words import LONGEST as SIDE_LONGEST
 
 MAX_SEGMENTS = 2
@@ -271,6 +271,7 @@ def _side_longest(flow: Flow, code: str, section: dict) -> dict[str, str]:
     longest_lesson = max(lang.lessons, key=len, default="")
     return {
         **SIDE_LONGEST,
+        **{field.name: "W" * field.partner for field in flow.fields.values() if field.partner},
         "kind": max(categories, key=len, default=""),
         "urgency": f"{section.get('update') or ''} {max(urgencies, key=len)}",
         "lesson": longest_lesson.format_map({**flow.numbers, "service": flow.service_name}),
@@ -282,7 +283,8 @@ def _check_side_files(folder: Path, flow: Flow) -> list[str]:
     message in every language, only the placeholders the code supplies, GSM-7, within its limit."""
     faults: list[str] = []
     known = set(flow.numbers) | {"service"}
-    for name, messages in WORDS.items():
+    for name in WORDS:
+        messages = messages_of(name, flow)
         try:
             raw = _read_yaml(folder / name)
         except FlowError as exc:
