@@ -1,7 +1,7 @@
 """Adding a report question is a change to flows/ only (issue 12): a copy of the flows with one more
 question ("Berapa umur anak itu?", field `age`) and its words, no code changed, and the answer a
-reporter gives through the signed webhook reaches the confirm summary, the export, the tip page and the
-partner's message, and `tipline flows check` checks it with the rest."""
+reporter gives through the signed webhook reaches the export, the tip page and the partner's message;
+`tipline flows check` checks its words and counts its cost with the rest."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tipline.engine import load_flow
 from tipline.engine.check import check_flow
 from tipline.models import Tip
 
-from .conftest import FLOWS, Reporter, make_settings, signed_post, inbound_fields, twiml_messages
+from .conftest import FLOWS, Reporter, inbound_fields, make_settings, signed_post, twiml_messages
 from .dashboard_support import accounts, admin, fast_passwords, post  # noqa: F401  (fixtures)
 from .routing_support import JABAR, provinces
 
@@ -46,7 +46,8 @@ def flows_with_age(folder):
         ("id", "Berapa umur anak itu? Kira-kira saja. 0 untuk lewati.", "Umur anak", "Umur"),
     ):
         messages = folder / "messages" / f"{code}.yaml"
-        _edit(messages, '  summary_skipped: "-"\n', f'  summary_skipped: "-"\n  ask_age: "{ask}"\n  label_age: "{label}"\n')
+        words = f'  ask_age: "{ask}"\n  label_age: "{label}"\n'
+        _edit(messages, '  summary_skipped: "-"\n', '  summary_skipped: "-"\n' + words)
         outbound_children = "Children: {children}." if code == "en" else "Anak: {children}."
         text = (folder / "outbound.yaml").read_text(encoding="utf-8")
         at = text.index(f"\n{code}:")
