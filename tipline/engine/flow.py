@@ -43,11 +43,9 @@ GLOBAL_JUMPS = {
     "to_menu": "initial", "to_help": "help", "to_language": "language", "to_join": "join", "to_urgent": "urgent",
     "to_report": "report",
 }
-# The states flow.yaml names by their role, and the state each defaults to when it is not named.
-STATE_ROLES = {
-    "initial": "menu", "report": None, "urgent": None, "confirm": None, "lessons": "learn", "help": "help",
-    "language": "language", "join": "join",
-}
+# The states flow.yaml names by their role (see its header); `initial` is "menu" unless named, and
+# the flow needs `help` and `language` (the HELP and LANG keywords). A role not named is not offered.
+STATE_ROLES = ("initial", "report", "urgent", "confirm", "lessons", "help", "language", "join")
 
 
 class FlowError(Exception):
@@ -498,8 +496,8 @@ def _chart_definition(states: dict[str, StateSpec], named: dict[str, str | None]
             on["decline"] = [{"target": spec.on_no}]
         if spec.yes_next:
             on["answer_yes"] = [{"target": spec.yes_next}]
-        for event, target in GLOBAL_JUMPS.items():
-            target = named.get(target) or target
+        for event, role in GLOBAL_JUMPS.items():
+            target = named.get(role)
             if target in states:
                 on[event] = [{"target": target}]
         definition[name] = {"initial": name == named["initial"], "on": on}
@@ -516,8 +514,8 @@ def _build_machine(states: dict[str, StateSpec], named: dict[str, str | None], w
             if target not in states:
                 raise FlowError(f"{where}: state {name!r} leads to undefined state {target!r}")
     for needed in ("help", "language"):
-        if named.get(needed) not in states:
-            raise FlowError(f"{where}: the flow needs a {needed!r} state (HELP and LANG keywords)")
+        if named.get(needed) is None:
+            raise FlowError(f"{where}: the flow needs a {needed!r} state, named by `{needed}:` (HELP and LANG)")
     try:
         return create_machine_class_from_definition(
             "Conversation",
@@ -584,10 +582,8 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
         raise FlowError(f"{folder}: flow.yaml and deployment.yaml must be mappings")
     states = _parse_states(structure.get("states"), folder / "flow.yaml")
     # A role not named falls back to the state of that name, if any (older flows name only some).
-    named = {
-        role: structure[role] if role in structure else default if role == "initial" or default in states else None
-        for role, default in STATE_ROLES.items()
-    }
+    named = {role: structure.get(role) for role in STATE_ROLES}
+    named["initial"] = named["initial"] or "menu"
     machine_class = _build_machine(states, named, folder / "flow.yaml")
     fields = _parse_fields(structure.get("fields"), folder / "flow.yaml")
     _check_report(states, named, fields, folder / "flow.yaml")
