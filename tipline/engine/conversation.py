@@ -155,6 +155,10 @@ class ForgetContact:
     """Delete every contact address this sender left (STOP or EXIT)."""
 
 
+# Every event the engine may put in a Turn; the service has one handler for each (a test holds them equal).
+EVENTS = (SaveTip, DiscardTip, WithdrawTip, AddToTip, Escalate, Subscribe, ShareIdea, ForgetContact)
+
+
 @dataclass(frozen=True)
 class Turn:
     conversation: Conversation
