@@ -21,7 +21,8 @@ TIP_OWN = ("urgency", "place_code", "media_count", "complete", "channel", "langu
 
 def tip_values(report: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> dict[str, Any]:
     """The tip's column values for a report (the engine's SaveTip fields): its own values, the
-    declared columns, and the other declared answers under "answers". Keys the report lacks are left out."""
+    declared columns, and the other declared answers given so far under "answers" (save_tip merges
+    them into those kept). Keys the report lacks are left out."""
     values = {key: report[key] for key in TIP_OWN if key in report}
     answers: dict[str, Any] = {}
     for field in fields.values():
@@ -29,7 +30,7 @@ def tip_values(report: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> di
             continue  # a child in danger now is the tip's urgency
         if field.column:
             values[field.name] = report[field.name]
-        else:
+        elif report[field.name] is not None:  # a skipped question keeps nothing
             answers[field.name] = report[field.name]
     values["answers"] = answers
     return values

@@ -25,8 +25,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from .models import ConversationRow, ProcessedMessage, Tip, TipAddition, TipEvent
 from .engine.flow import FieldSpec
+from .models import ConversationRow, ProcessedMessage, Tip, TipAddition, TipEvent
 from .report_fields import REPORT_COLUMNS, TIP_OWN, answer_of
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -451,17 +451,12 @@ def additions_by_tip(session: Session, *, tip_ids: list[int]) -> dict[int, list[
     return found
 
 
-def export_tip(tip: Tip, additions: list[TipAddition] = (), shown: tuple[FieldSpec, ...] | None = None
-               ) -> dict[str, Any]:
+def export_tip(tip: Tip, additions: list[TipAddition], *, shown: tuple[FieldSpec, ...]) -> dict[str, Any]:
     """A tip as the contract's export fields (plus a few more); never the contact address.
 
-    The report's answers come in the order of `shown` (the flow's shown fields); without it, the
-    columns and then every answer the tip holds."""
-    if shown is None:
-        answers = {name: getattr(tip, name) for name in ("category", "description", "location")}
-        answers.update(tip.answers or {})
-    else:
-        answers = {field.name: answer_of(tip, field) for field in shown}
+    The report's answers are the flow's shown fields (`flow.shown_fields`), in its order, null when
+    not given."""
+    answers = {field.name: answer_of(tip, field) for field in shown}
     return {
         "reference": tip.reference,
         "created_at": tip.created_at.isoformat().replace("+00:00", "Z"),
@@ -482,7 +477,7 @@ def export_tip(tip: Tip, additions: list[TipAddition] = (), shown: tuple[FieldSp
     }
 
 
-def export_tips(session: Session, *, batch_size: int = 500, shown: tuple[FieldSpec, ...] | None = None,
+def export_tips(session: Session, *, shown: tuple[FieldSpec, ...], batch_size: int = 500,
                 ) -> Iterator[dict[str, Any]]:
     """Every tip in arrival order, in batches, so a large export never sits in memory whole."""
     last_id = 0
@@ -492,7 +487,7 @@ def export_tips(session: Session, *, batch_size: int = 500, shown: tuple[FieldSp
             return
         additions = additions_by_tip(session, tip_ids=[t.id for t in batch])
         for tip in batch:
-            yield export_tip(tip, additions.get(tip.id, []), shown)
+            yield export_tip(tip, additions.get(tip.id, []), shown=shown)
         last_id = batch[-1].id
 
 

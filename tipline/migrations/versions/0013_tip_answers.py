@@ -37,7 +37,8 @@ def upgrade() -> None:
     last_id = 0
     while rows := _rows(bind, old, last_id):
         for row in rows:
-            answers = {"when": row.when_seen, "children": row.children}
+            given = (("when", row.when_seen), ("children", row.children))
+            answers = {name: value for name, value in given if value is not None}
             bind.execute(sa.update(new).where(new.c.id == row.id).values(answers=answers))
         last_id = rows[-1].id
     with op.batch_alter_table("tip") as batch:
