@@ -18,12 +18,14 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from . import casework, channels, storage
 from .casework import SYSTEM, Actor
 from .engine import Flow, FlowError, parse_reference
+from .engine.flow import FieldSpec
 from .engine.gsm import segments
 from .engine.words import Words
 from .models import NOBODY, Escalation, Partner, Tip
@@ -59,11 +61,26 @@ class Outbound:
     def category(self, language: str, key: str | None) -> str:
         if key is None:
             return self.say(language, "unknown")
+        return self._flow_word(language, f"category_{key}", key)
+
+    def answer(self, language: str, field: FieldSpec, answer: Any) -> str:
+        """A report answer as a partner reads it: a choice or a yes/no in words, text clipped to the field's
+        `partner` width (so the description keeps room in the message)."""
+        if answer is None or answer == "":
+            return self.say(language, "unknown")
+        if answer is True or answer is False:
+            return self._flow_word(language, "summary_yes" if answer else "summary_no", str(answer))
+        if field.kind == "choice":
+            return self._flow_word(language, f"{field.name}_{answer}", str(answer))
+        return _clip(str(answer), field.partner) or self.say(language, "unknown")
+
+    def _flow_word(self, language: str, key: str, otherwise: str) -> str:
+        """A word of the conversation's messages in the partner's language (English when the flow lacks it)."""
         lang = language if language in self.flow.languages else "en"
         try:
-            return self.flow.say(lang, f"category_{key}")
+            return self.flow.say(lang, key)
         except KeyError:
-            return key
+            return otherwise
 
     def queue(
         self, session, *, kind: str, address: str, body: str, now: datetime, tip: Tip | None = None,
@@ -204,8 +221,7 @@ def partner_message(outbound: Outbound, tip: Tip, language: str, *, update: bool
     values = dict(reference=tip.reference, urgency=urgency, kind=outbound.category(language, tip.category))
     for field in outbound.flow.fields.values():
         if field.partner:
-            answer = answer_of(tip, field)
-            values[field.name] = _clip(None if answer is None else str(answer), field.partner) or unknown
+            values[field.name] = outbound.answer(language, field, answer_of(tip, field))
     what = " ".join((tip.description or "").split()) or unknown
     return _fit(lambda cut: outbound.say(language, "escalation", what=cut, **values), what)
 

@@ -74,26 +74,26 @@ def required_messages(flow: Flow) -> set[str]:
 
 def _longest_values(flow: Flow, code: str) -> dict[str, str]:
     lang = flow.languages[code]
-    words = [lang.messages.get(k, "") for k in ("summary_yes", "summary_no", "summary_skipped")]
     listing = "\n".join(f"{i} {l.name}" for i, l in enumerate(flow.languages.values(), start=1))
     longest_lesson = max(lang.lessons, key=len, default="")
     return {
         **LONGEST,
-        **{field.name: _longest_answer(flow, lang, field, words) for field in flow.fields.values()},
+        **{field.name: _longest_answer(flow, lang, field, field.summary) for field in flow.fields.values()},
         "languages": listing,
         "languages_inline": listing.replace("\n", ", "),
         "lesson": longest_lesson.format_map({**flow.numbers, "service": flow.service_name}),
     }
 
 
-def _longest_answer(flow: Flow, lang, field: FieldSpec, yes_no: list[str]) -> str:
-    """The longest a field's answer can be in the confirm summary."""
+def _longest_answer(flow: Flow, lang, field: FieldSpec, width: int) -> str:
+    """The longest a field's answer can be as said back: in words for a yes/no or a choice, else `width`
+    characters (its width in the confirm summary, or in a partner's escalation)."""
     if field.kind == "yes_no":
-        return max(yes_no, key=len)
+        return max((lang.messages.get(k, "") for k in ("summary_yes", "summary_no", "summary_skipped")), key=len)
     if field.kind == "choice":
         values = {v for spec in flow.states.values() if spec.field == field.name for v in spec.choices.values()}
         return max((lang.messages.get(f"{field.name}_{v}", "") for v in values), key=len, default="")
-    return "W" * field.summary
+    return "W" * width
 
 
 def _check_messages(flow: Flow) -> list[str]:
@@ -271,7 +271,8 @@ def _side_longest(flow: Flow, code: str, section: dict) -> dict[str, str]:
     longest_lesson = max(lang.lessons, key=len, default="")
     return {
         **SIDE_LONGEST,
-        **{field.name: "W" * field.partner for field in flow.fields.values() if field.partner},
+        **{field.name: _longest_answer(flow, lang, field, field.partner) for field in flow.fields.values()
+           if field.partner},
         "kind": max(categories, key=len, default=""),
         "urgency": f"{section.get('update') or ''} {max(urgencies, key=len)}",
         "lesson": longest_lesson.format_map({**flow.numbers, "service": flow.service_name}),
