@@ -28,17 +28,17 @@ from .engine import Flow, FlowError, parse_reference
 from .engine.flow import FieldSpec
 from .engine.gsm import segments
 from .engine.words import Words
-from .models import NOBODY, Escalation, Partner, Tip
+from .models import Escalation, Partner, Tip
 from .privacy import ContactBox
 from .report_fields import answer_of
 from .settings import Settings
+from .statuses import CLOSED_STATUSES, NOBODY
 
 log = logging.getLogger(__name__)
 
 MAX_SEGMENTS = 3
 EVERYWHERE = "everywhere"
 PARTNER_COMMANDS = ("ACK", "DONE", "INFO")
-CLOSED = casework.CLOSED
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Outbound:
     def category(self, language: str, key: str | None) -> str:
         if key is None:
             return self.say(language, "unknown")
-        return self._flow_word(language, f"category_{key}", key)
+        return self.flow.word(language, f"category_{key}", key)
 
     def answer(self, language: str, field: FieldSpec, answer: Any) -> str:
         """A report answer as a partner reads it: a choice or a yes/no in words, text clipped to the field's
@@ -69,18 +69,10 @@ class Outbound:
         if answer is None or answer == "":
             return self.say(language, "unknown")
         if answer is True or answer is False:
-            return self._flow_word(language, "summary_yes" if answer else "summary_no", str(answer))
+            return self.flow.word(language, "summary_yes" if answer else "summary_no", str(answer))
         if field.kind == "choice":
-            return self._flow_word(language, f"{field.name}_{answer}", str(answer))
+            return self.flow.word(language, f"{field.name}_{answer}", str(answer))
         return _clip(str(answer), field.partner) or self.say(language, "unknown")
-
-    def _flow_word(self, language: str, key: str, otherwise: str) -> str:
-        """A word of the conversation's messages in the partner's language (English when the flow lacks it)."""
-        lang = language if language in self.flow.languages else "en"
-        try:
-            return self.flow.say(lang, key)
-        except KeyError:
-            return otherwise
 
     def queue(
         self, session, *, kind: str, address: str, body: str, now: datetime, tip: Tip | None = None,
@@ -366,7 +358,7 @@ def escalate_immediate(session, tip: Tip, *, now: datetime, outbound: Outbound) 
 def after_save(session, tip: Tip, *, now: datetime, outbound: Outbound) -> None:
     """An urgent tip learnt more: partners that match now get it, and at completion an update goes to
     those that had it. Never raises (see `guarded`)."""
-    if tip.urgency != "immediate" or tip.status in CLOSED:
+    if tip.urgency != "immediate" or tip.status in CLOSED_STATUSES:
         return
     if not storage.has_event(session, tip_id=tip.id, kind="escalation_requested"):
         return  # routing starts with the reporter's "yes, a child is in danger now"
@@ -441,7 +433,7 @@ def partner_command(session, partner: Partner, text: str, *, now: datetime, outb
     if command == "INFO":
         casework.partner_reads(session, tip, partner, now=now)
         return info_message(outbound, session, tip, language)
-    if tip.status in CLOSED:
+    if tip.status in CLOSED_STATUSES:
         return outbound.say(language, "already_closed", reference=reference)
     if command == "ACK":
         casework.partner_acknowledges(session, tip, escalation, partner, now=now)

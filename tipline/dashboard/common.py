@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import asdict
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from functools import wraps
 from typing import TypeVar
 
@@ -44,11 +44,13 @@ def in_range(day: date | None) -> date | None:
 
 
 def day_start(day: date | None) -> datetime | None:
-    return datetime.combine(in_range(day), time.min, tzinfo=timezone.utc) if day else None
+    """The start of a day as people there count days (the deployment's time zone)."""
+    return datetime.combine(in_range(day), time.min, tzinfo=tipline().zone) if day else None
 
 
 def day_end(day: date | None) -> datetime | None:
-    return day_start(day) + timedelta(days=1) if day else None
+    """The start of the next day (a day with a clock change is not 24 hours long)."""
+    return datetime.combine(in_range(day) + timedelta(days=1), time.min, tzinfo=tipline().zone) if day else None
 
 
 def tipline() -> TipLine:

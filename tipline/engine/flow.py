@@ -15,6 +15,7 @@ from dataclasses import field as _field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from statemachine.exceptions import InvalidDefinition
@@ -124,6 +125,7 @@ class Flow:
     place_words: PlaceWords | None = None
     fields: dict[str, FieldSpec] = _field(default_factory=dict)  # the report's answers, in display order
     roles: dict[str, str | None] = _field(default_factory=dict)  # STATE_ROLES: the state playing each
+    timezone: str = "UTC"  # the deployment's time zone (an IANA name), for the times people read
 
     def __post_init__(self) -> None:
         self.report_states = report_states(self.states, self.roles)
@@ -200,11 +202,16 @@ class Flow:
 
     def label(self, language: str, field: FieldSpec) -> str:
         """A field's name in `language` (English when the language lacks it)."""
-        for code in (language, "en", self.default_language):
+        return self.word(language, field.label, field.name)
+
+    def word(self, language: str, key: str | None, otherwise: str) -> str:
+        """A short message as it stands (a label, a choice's words) in `language`, else in English, else
+        `otherwise`: for readers whose language the flow may lack (partners, staff)."""
+        for code in (language, "en"):
             lang = self.languages.get(code)
-            if lang is not None and field.label in lang.messages:
-                return lang.messages[field.label]
-        return field.name
+            if lang is not None and key in lang.messages:
+                return lang.messages[key]
+        return otherwise
 
     def keyword(self, language: str, word: str) -> str | None:
         """The command (MENU, STOP, ...) that word means in language, or None."""
@@ -601,6 +608,10 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
     if default_language not in languages:
         raise FlowError(f"{folder / 'deployment.yaml'}: default_language {default_language!r} is not in languages")
     numbers = {str(k): str(v) for k, v in (deployment.get("numbers") or {}).items()}
+    timezone = str(deployment.get("timezone") or "UTC")
+    if not known_zone(timezone):
+        raise FlowError(f"{folder / 'deployment.yaml'}: timezone {timezone!r} is not a time zone name such as "
+                        "Asia/Jakarta")
     places = _load_places(folder / "places.yaml") if (folder / "places.yaml").exists() else ()
     place_words = _load_place_words(folder / "place_words.yaml") if (folder / "place_words.yaml").exists() else None
     return Flow(
@@ -617,7 +628,17 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
         place_words=place_words,
         fields=fields,
         roles=named,
+        timezone=timezone,
     )
+
+
+def known_zone(name: str) -> bool:
+    """Whether `name` is a time zone the zone database knows (Asia/Jakarta, UTC)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _load_places(path: Path) -> tuple[Place, ...]:

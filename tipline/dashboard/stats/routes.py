@@ -20,7 +20,7 @@ STATS_DEFAULT_DAYS = 30
 def stats():
     """Charts over a date range: per day by urgency, category, place, language, channel; triage time."""
     args = request.args
-    today = now().date()
+    today = now().astimezone(tipline().zone).date()  # the day it is where the operators are
 
     def parse_day(name: str, default: date) -> date:
         try:

@@ -23,6 +23,8 @@ from ...escalation import escalate_tip
 from ...export import csv_chunks, json_chunks
 from ...followup import FollowUpRefused, ask_reporter
 from ...report_fields import answer_of
+from ...statuses import CLOSED_STATUSES
+from .. import display
 from ..common import (
     actor,
     admin_required,
@@ -38,7 +40,6 @@ from ..common import (
 from ..errors import invalid, problem
 from ..forms import choices
 from .escalation import (
-    CLOSED,
     QUESTION_SEGMENTS,
     can_ask,
     escalation_panel,
@@ -123,11 +124,23 @@ def tip(reference: str):
     return render_template("dashboard/tip.html", **get_or_404(context))
 
 
+# Choice fields the dashboard words itself (its filters and queue use the same words); another choice
+# shows in the flow's words for it (`<field>_<value>` in messages/<language>.yaml).
+CHOICE_WORDS = {"category": display.category}
+
+
 def _answers(found) -> list[tuple[str, object, str]]:
     """The report's answers as the flow declares them: (label in the page's language, answer, kind)."""
     flow = tipline().flow
     language = str(get_locale() or "en")
-    return [(flow.label(language, field), answer_of(found, field), field.kind) for field in flow.shown_fields]
+    answers = []
+    for field in flow.shown_fields:
+        answer = answer_of(found, field)
+        if field.kind == "choice" and answer:
+            words = CHOICE_WORDS.get(field.name)
+            answer = words(answer) if words else flow.word(language, f"{field.name}_{answer}", answer)
+        answers.append((flow.label(language, field), answer, field.kind))
+    return answers
 
 
 def _tip_context(db_session, found) -> dict:
@@ -162,23 +175,24 @@ def _tip_context(db_session, found) -> dict:
 def status_choices(status: str):
     """The tip's own status, then where an operator may move it: forward first, then back (with a reason)."""
     steps = casework.operator_steps(status)
-    return choices([(status, _("%(status)s (now)", status=status))] + [
-        (step.to, _("%(status)s: back, give a reason", status=step.to) if step.backwards else step.to)
+    return choices([(status, _("%(status)s (now)", status=display.status(status)))] + [
+        (step.to, _("%(status)s: back, give a reason", status=display.status(step.to)) if step.backwards
+         else display.status(step.to))
         for step in steps
     ])
 
 
 def refused(refusal: CaseworkRefused) -> Response:
     """Why case work was refused, in the page's language."""
-    facts = {"current": refusal.facts.get("status", ""), "target": refusal.facts.get("to", "")}
+    facts = {"current": display.status(refusal.facts.get("status")), "target": display.status(refusal.facts.get("to"))}
     if refusal.code == "reason_required":
         message, status = _("Going back from %(current)s to %(target)s needs a reason: write it in the reason "
                             "field. It is kept in the audit trail.", **facts), 400
     elif refusal.code == "no_outcome":
         message, status = _("No outcome from a partner is waiting for confirmation on this tip."), 409
-    elif facts["target"] == "acknowledged":
+    elif refusal.facts.get("to") == "acknowledged":
         message, status = _("Only a partner acknowledges a tip: they answer ACK and the reference by SMS."), 409
-    elif facts["target"] == "escalated":
+    elif refusal.facts.get("to") == "escalated":
         message, status = _("A tip becomes escalated when it is sent to a partner: use Escalate."), 409
     else:
         message, status = _("A tip cannot go from %(current)s to %(target)s.", **facts), 409
@@ -312,7 +326,7 @@ def escalate(reference: str):
             partner_options(db_session, tip, storage.escalations_for_tip(db_session, tip_id=tip.id)))
         if not form.validate():
             return problem(_("Choose one of the active partners this tip has not gone to yet."))
-        if tip.status in CLOSED:
+        if tip.status in CLOSED_STATUSES:
             return problem(_("This tip is closed: set another status before escalating it."))
         partner = storage.partner_by_id(db_session, partner_id=int(form.partner.data))
         escalation = escalate_tip(db_session, tip, partner, actor=actor(), now=now(), outbound=tipline().outbound)
@@ -331,7 +345,7 @@ def ask(reference: str):
     with storage.writing(tipline().db) as db_session:
         tip = _locked_tip(db_session, reference)
         if not can_ask(tip):
-            reason = (_("This tip is closed.") if tip.status in CLOSED
+            reason = (_("This tip is closed.") if tip.status in CLOSED_STATUSES
                       else _("The reporter did not agree to be contacted, or their contact address was deleted."))
             return problem(_("The question was not sent. %(reason)s", reason=reason), 409)
         if not form.validate():
