@@ -71,7 +71,8 @@ def kept_for(tipline, reporter: str) -> set[str]:
         row = session.exec(select(ConversationRow).where(ConversationRow.reporter == reporter)).first()
         volunteer = session.exec(select(Volunteer).where(Volunteer.reporter == reporter)).first()
         ideas = list(session.exec(select(Idea).where(Idea.reporter == reporter)))
-    texts = [value for t in tips for value in (t.description, t.location, t.when_seen, t.children) if value]
+    kept = [value for t in tips for value in (t.description, t.location, *t.answers.values())]
+    texts = [value for value in kept if isinstance(value, str) and value]
     texts += [a.text for a in additions] + [i.text for i in ideas]
     texts += [json.dumps(row.data, ensure_ascii=False)] if row else []
     texts += [volunteer.place] if volunteer and volunteer.place else []
@@ -89,7 +90,7 @@ def must_be_kept(tipline, state: str | None, text: str) -> bool:
         return False  # "ya", "gak ada kok", "2 kerja": an answer
     if flow.signals.only_panic(text):
         return False  # "TOLONG!!": the urgent report is the answer; there is nothing to describe
-    return is_report_state(state) or flow.signals.is_story(text) or flow.signals.is_panic(text)
+    return is_report_state(flow, state) or flow.signals.is_story(text) or flow.signals.is_panic(text)
 
 
 @PROPERTY

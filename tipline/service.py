@@ -26,6 +26,7 @@ from .engine import (
     DiscardTip,
     Escalate,
     Flow,
+    FlowError,
     ForgetContact,
     Inbound,
     SaveTip,
@@ -45,6 +46,7 @@ from .engine import (
 from .engine.words import Words
 from .models import utcnow
 from .privacy import ContactBox, normalize_address, pin_hash, pin_matches, pseudonym
+from .report_fields import column_faults, tip_values
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,9 @@ class TipLine:
     ):
         self.settings = settings
         self.flow = flow or load_flow(settings.flows_path, service_name=settings.service_name)
+        faults = column_faults(self.flow.fields)
+        if faults:  # a field the tip cannot keep must stop the start, never lose an answer
+            raise FlowError("; ".join(faults))
         self.db = storage.make_engine(settings.database_url, **settings.database_timeouts)
         self.contacts = ContactBox(settings.contact_key)
         self.outbound = escalation.Outbound.load(settings, self.contacts, self.flow)
@@ -211,48 +216,63 @@ class TipLine:
                 return reference
 
     def _apply(self, session, event, *, reporter: str, message: InboundMessage, now: datetime) -> None:
-        if isinstance(event, SaveTip):
-            sealed = self.contacts.seal(message.sender) if event.fields.get("contact_consent") else None
-            hashed = pin_hash(event.reference, event.pin, self.settings.pseudonym_key) if event.pin else None
-            tip = storage.save_tip(
-                session, reference=event.reference, reporter=reporter, fields=event.fields, now=now,
-                contact_sealed=sealed, pin_hash=hashed,
-            )
-            if event.place_unmatched and tip.location and not tip.place_code:
-                # Typed words that name no place in the list: operators set the place (issue 9).
-                storage.add_event(session, tip=tip, kind="place_not_matched", at=now)
-            escalation.after_save(session, tip, now=now, outbound=self.outbound)
-        elif isinstance(event, DiscardTip):
-            storage.discard_tip(session, reference=event.reference, reporter=reporter, now=now)
-        elif isinstance(event, WithdrawTip):
-            tip = storage.tip_by_reference(session, reference=event.reference)
-            if tip is not None and tip.reporter == reporter:
-                storage.withdraw_tip(session, tip=tip, now=now)
-        elif isinstance(event, AddToTip):
-            tip = storage.add_to_tip(session, reference=event.reference, text=event.text, now=now)
-            if tip is not None:
-                casework.reporter_added(session, tip, now=now)
-        elif isinstance(event, Escalate):
-            tip = storage.tip_by_reference(session, reference=event.reference)
-            if tip is not None:
-                storage.add_event(session, tip=tip, kind="escalation_requested", at=now, detail={"urgency": "immediate"})
-                escalation.escalate_immediate(session, tip, now=now, outbound=self.outbound)
-        elif isinstance(event, ForgetContact):
-            storage.forget_contacts(session, reporter=reporter)
-            storage.unsubscribe_volunteer(session, reporter=reporter, now=now)
-            storage.cancel_reporter_outbox(session, reporter=reporter, now=now)
-            storage.forget_follow_ups(session, reporter=reporter, now=now)
-            storage.forget_replies(session, reporter=reporter)
-        elif isinstance(event, Subscribe):
-            storage.subscribe_volunteer(
-                session, reporter=reporter, address_sealed=self.contacts.seal(message.sender),
-                channel=message.channel, language=event.language, place=event.place, place_code=event.place_code,
-                consent_wording=self.flow.say(event.language, "join_explain"), now=now,
-            )
-        elif isinstance(event, ShareIdea):
-            storage.add_idea(session, reporter=reporter, language=event.language, text=event.text, now=now)
-        else:  # a new engine event nobody handles yet must not pass silently
+        """Do what one engine event asks, by its type (EVENT_HANDLERS)."""
+        handler = EVENT_HANDLERS.get(type(event))
+        if handler is None:  # a new engine event nobody handles yet must not pass silently
             raise TypeError(f"unhandled engine event {type(event).__name__}")
+        handler(self, session, event, reporter=reporter, message=message, now=now)
+
+    def _save_tip(self, session, event: SaveTip, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+        consent = self.flow.field_named("contact")
+        sealed = self.contacts.seal(message.sender) if consent and event.fields.get(consent) else None
+        hashed = pin_hash(event.reference, event.pin, self.settings.pseudonym_key) if event.pin else None
+        tip = storage.save_tip(
+            session, reference=event.reference, reporter=reporter, fields=tip_values(event.fields, self.flow.fields),
+            now=now, contact_sealed=sealed, pin_hash=hashed,
+        )
+        if event.place_unmatched and tip.location and not tip.place_code:
+            # Typed words that name no place in the list: operators set the place (issue 9).
+            storage.add_event(session, tip=tip, kind="place_not_matched", at=now)
+        escalation.after_save(session, tip, now=now, outbound=self.outbound)
+
+    def _discard_tip(self, session, event: DiscardTip, *, reporter: str, message: InboundMessage,
+                     now: datetime) -> None:
+        storage.discard_tip(session, reference=event.reference, reporter=reporter, now=now)
+
+    def _withdraw_tip(self, session, event: WithdrawTip, *, reporter: str, message: InboundMessage,
+                      now: datetime) -> None:
+        tip = storage.tip_by_reference(session, reference=event.reference)
+        if tip is not None and tip.reporter == reporter:
+            storage.withdraw_tip(session, tip=tip, now=now)
+
+    def _add_to_tip(self, session, event: AddToTip, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+        tip = storage.add_to_tip(session, reference=event.reference, text=event.text, now=now)
+        if tip is not None:
+            casework.reporter_added(session, tip, now=now)
+
+    def _escalate(self, session, event: Escalate, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+        tip = storage.tip_by_reference(session, reference=event.reference)
+        if tip is not None:
+            storage.add_event(session, tip=tip, kind="escalation_requested", at=now, detail={"urgency": "immediate"})
+            escalation.escalate_immediate(session, tip, now=now, outbound=self.outbound)
+
+    def _forget_contact(self, session, event: ForgetContact, *, reporter: str, message: InboundMessage,
+                        now: datetime) -> None:
+        storage.forget_contacts(session, reporter=reporter)
+        storage.unsubscribe_volunteer(session, reporter=reporter, now=now)
+        storage.cancel_reporter_outbox(session, reporter=reporter, now=now)
+        storage.forget_follow_ups(session, reporter=reporter, now=now)
+        storage.forget_replies(session, reporter=reporter)
+
+    def _subscribe(self, session, event: Subscribe, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+        storage.subscribe_volunteer(
+            session, reporter=reporter, address_sealed=self.contacts.seal(message.sender),
+            channel=message.channel, language=event.language, place=event.place, place_code=event.place_code,
+            consent_wording=self.flow.say(event.language, "join_explain"), now=now,
+        )
+
+    def _share_idea(self, session, event: ShareIdea, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+        storage.add_idea(session, reporter=reporter, language=event.language, text=event.text, now=now)
 
     # ---- partners' answers and follow-up answers (issue 4) ----------------------------------------
     def _partner_reply(self, message: InboundMessage) -> Reply | None:
@@ -322,6 +342,19 @@ class TipLine:
         session.add(row)
         log.info("message %s: %s", message.message_sid, what)
         return self._finalise(session, message, [thanks], now, reporter=row.reporter)
+
+
+# Each engine event and the TipLine method that does what it asks, in the message's transaction.
+EVENT_HANDLERS: dict[type, Callable[..., None]] = {
+    SaveTip: TipLine._save_tip,
+    DiscardTip: TipLine._discard_tip,
+    WithdrawTip: TipLine._withdraw_tip,
+    AddToTip: TipLine._add_to_tip,
+    Escalate: TipLine._escalate,
+    ForgetContact: TipLine._forget_contact,
+    Subscribe: TipLine._subscribe,
+    ShareIdea: TipLine._share_idea,
+}
 
 
 # What TwiML (XML 1.0) cannot carry, plus DEL and the C1 controls. Replies can echo a reporter's
