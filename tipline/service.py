@@ -17,7 +17,7 @@ from typing import Any
 
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import casework, channels, community, escalation, followup, storage
+from . import casework, channels, community, escalation, followup, inbound, storage
 from .engine import (
     Access,
     AddToTip,
@@ -74,6 +74,10 @@ class Reply:
     twiml: str
     messages: list[str]
     repeated: bool = False
+
+
+class _Repeated(Exception):
+    """The message's sid was already answered: what this delivery did is rolled back."""
 
 
 class _TipDirectory:
@@ -135,18 +139,31 @@ class TipLine:
         return pseudonym(address, self.settings.pseudonym_key, self.region)
 
     def receive(self, message: InboundMessage, *, language: str | None = None) -> Reply:
-        """Handle one inbound message exactly once; a retry of its MessageSid changes nothing."""
+        """Handle one inbound message exactly once; a retry of its MessageSid changes nothing.
+
+        An ordinary message costs four statements (tipline/inbound.py). The sid is claimed last,
+        with its answer: a sid already answered rolls back everything this delivery did and gets
+        the first answer again.
+        """
+        try:
+            return self._receive(message, language)
+        except _Repeated:
+            pass
+        # Read after the rollback: what this delivery did (an EXIT dropping kept answers) is undone.
+        with self.db.connect() as conn:
+            twiml = inbound.answered_twiml(conn, message_sid=message.message_sid)
+        log.info("repeated message %s answered as before", message.message_sid)
+        return Reply(twiml or inbound.NO_REPLY_TWIML, [], repeated=True)
+
+    def _receive(self, message: InboundMessage, language: str | None) -> Reply:
         partner_reply = self._partner_reply(message)
         if partner_reply is not None:
             return partner_reply
         reporter = self.reporter_of(message.sender)
         now = self.clock()
         with storage.writing(self.db) as session:
-            row = storage.lock_conversation(session, reporter=reporter, channel=message.channel)
-            done = storage.processed_twiml(session, message_sid=message.message_sid)
-            if done is not None:
-                log.info("repeated message %s answered as before", message.message_sid)
-                return Reply(done, [], repeated=True)
+            conn = session.connection()
+            row = inbound.lock_conversation(conn, reporter=reporter, channel=message.channel)
             answered = self._follow_up_answer(session, row, reporter, message, now)
             if answered is not None:
                 return answered
@@ -177,7 +194,7 @@ class TipLine:
             after = turn.conversation
             row.state, row.language, row.data = after.state, after.language, after.to_dict()
             row.last_seen_at, row.opted_out, row.channel = after.last_seen, after.opted_out, message.channel
-            session.add(row)
+            inbound.save_conversation(conn, row)
             reply = self._finalise(session, message, turn.replies, now, reporter=reporter)
         log.info(
             "message %s on %s: state %s, %d replies, events %s",
@@ -190,16 +207,19 @@ class TipLine:
                   reporter: str | None = None, partner=None) -> Reply:
         """Where every answer to a message is settled, inside the message's transaction.
 
-        The message is recorded as processed (a retry changes nothing). Twilio carries the replies
-        inline as TwiML; a provider whose webhook cannot (the SMS gateway) gets them queued in the
-        outbox here, in the same transaction as the step that made them, or not at all.
+        The message is recorded as processed (a retry changes nothing); when its sid already was,
+        `_Repeated` rolls this transaction back. Twilio carries the replies inline as TwiML; a
+        provider whose webhook cannot (the SMS gateway) gets them queued in the outbox here, in
+        the same transaction as the step that made them, or not at all.
         """
         inline = message.provider not in channels.QUEUED_REPLIES
         if not inline:
             channels.queue_replies(session, self, message, replies, now=now, reporter=reporter, partner=partner)
         twiml = render_twiml(replies if inline else [])
-        storage.record_processed(session, message_sid=message.message_sid, twiml=twiml, now=now,
-                                 reporter=reporter)
+        claimed = inbound.claim_message(session.connection(), message_sid=message.message_sid, twiml=twiml,
+                                        now=now, reporter=reporter)
+        if not claimed:
+            raise _Repeated()
         return Reply(twiml, list(replies))
 
     def _unused_reference(self, session) -> str:
@@ -208,18 +228,32 @@ class TipLine:
             if storage.tip_by_reference(session, reference=reference) is None:
                 return reference
 
-    def _apply(self, session, event, *, reporter: str, message: InboundMessage, now: datetime) -> None:
-        if isinstance(event, SaveTip):
-            sealed = self.contacts.seal(message.sender) if event.fields.get("contact_consent") else None
+    def _save_tip(self, session, event: SaveTip, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+        """The report so far into its tip: one UPDATE for an answer in the middle of a report.
+
+        A new tip, the finished report (its PIN, the "completed" event) and an urgent one (routing
+        needs the whole tip) go the long way through storage.save_tip.
+        """
+        sealed = self.contacts.seal(message.sender) if event.fields.get("contact_consent") else None
+        tip = None
+        ordinary = not event.pin and not event.fields.get("complete") and event.fields.get("urgency") != "immediate"
+        if ordinary:
+            tip = inbound.update_report(session.connection(), reference=event.reference, reporter=reporter,
+                                        columns=storage.tip_columns(event.fields), contact_sealed=sealed, now=now)
+        if tip is None:
             hashed = pin_hash(event.reference, event.pin, self.settings.pseudonym_key) if event.pin else None
             tip = storage.save_tip(
                 session, reference=event.reference, reporter=reporter, fields=event.fields, now=now,
                 contact_sealed=sealed, pin_hash=hashed,
             )
-            if event.place_unmatched and tip.location and not tip.place_code:
-                # Typed words that name no place in the list: operators set the place (issue 9).
-                storage.add_event(session, tip=tip, kind="place_not_matched", at=now)
             escalation.after_save(session, tip, now=now, outbound=self.outbound)
+        if event.place_unmatched and tip.location and not tip.place_code:
+            # Typed words that name no place in the list: operators set the place (issue 9).
+            storage.add_event(session, tip=tip, kind="place_not_matched", at=now)
+
+    def _apply(self, session, event, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+        if isinstance(event, SaveTip):
+            self._save_tip(session, event, reporter=reporter, message=message, now=now)
         elif isinstance(event, DiscardTip):
             storage.discard_tip(session, reference=event.reference, reporter=reporter, now=now)
         elif isinstance(event, WithdrawTip):
@@ -265,9 +299,6 @@ class TipLine:
             partner = storage.partner_by_phone(session, phone=normalize_address(message.sender, self.region))
             if partner is None:
                 return None
-            done = storage.processed_twiml(session, message_sid=message.message_sid)
-            if done is not None:
-                return Reply(done, [], repeated=True)
             partner.last_inbound_at = now
             session.add(partner)
             text = escalation.partner_command(session, partner, message.text, now=now, outbound=self.outbound)
@@ -316,9 +347,10 @@ class TipLine:
         if thanks is None:
             return None
         row.last_seen_at = now
-        session.add(row)
+        inbound.save_conversation(session.connection(), row)
+        reply = self._finalise(session, message, [thanks], now, reporter=row.reporter)
         log.info("message %s: %s", message.message_sid, what)
-        return self._finalise(session, message, [thanks], now, reporter=row.reporter)
+        return reply
 
 
 # What TwiML (XML 1.0) cannot carry, plus DEL and the C1 controls. Replies can echo a reporter's

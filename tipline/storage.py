@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from .inbound import NO_REPLY_TWIML  # noqa: F401  (what a repeat gets once its answer is dropped)
 from .models import ConversationRow, ProcessedMessage, Tip, TipAddition, TipEvent
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -266,23 +267,6 @@ def lock_conversation(session: Session, *, reporter: str, channel: str) -> Conve
     return session.exec(query).one()
 
 
-# What a repeated message gets once its first answer was dropped: TwiML that sends nothing.
-NO_REPLY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
-
-
-def processed_twiml(session: Session, *, message_sid: str) -> str | None:
-    """The TwiML a processed message got (or one that sends nothing, once that is dropped); None if new."""
-    row = session.get(ProcessedMessage, message_sid)
-    if row is None:
-        return None
-    return row.twiml if row.twiml is not None else NO_REPLY_TWIML
-
-
-def record_processed(session: Session, *, message_sid: str, twiml: str, now: datetime,
-                     reporter: str | None = None) -> None:
-    session.add(ProcessedMessage(message_sid=message_sid, twiml=twiml, received_at=now, reporter=reporter))
-
-
 def forget_replies(session: Session, *, reporter: str) -> int:
     """Drop the answers kept for this reporter's earlier messages (STOP, EXIT): a summary echoed
     back must not outlive the report. The sids stay, so a replay still changes nothing."""
@@ -311,6 +295,11 @@ TIP_FIELDS = {
 }
 
 
+def tip_columns(fields: dict[str, Any]) -> dict[str, Any]:
+    """The tip's column values that a report's fields (the engine's SaveTip.fields) give."""
+    return {column: fields[key] for key, column in TIP_FIELDS.items() if key in fields}
+
+
 def tip_by_reference(session: Session, *, reference: str) -> Tip | None:
     return session.exec(select(Tip).where(Tip.reference == reference)).first()
 
@@ -331,9 +320,8 @@ def save_tip(
     elif tip.reporter != reporter:
         raise PermissionError("a tip can only be written by its own reporter")
     was_complete = tip.complete
-    for key, column in TIP_FIELDS.items():
-        if key in fields:
-            setattr(tip, column, fields[key])
+    for column, value in tip_columns(fields).items():
+        setattr(tip, column, value)
     tip.complete = was_complete or bool(fields.get("complete"))
     if pin_hash is not None:
         tip.pin_hash, tip.pin_failures, tip.pin_failed_at = pin_hash, 0, None
