@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
 
 from .models import ConversationRow, ProcessedMessage, Tip
 
@@ -34,6 +35,30 @@ _INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 # What a repeated message gets once its first answer was dropped: TwiML that sends nothing.
 NO_REPLY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+class Transaction:
+    """One message's write transaction: Core statements on `conn`, and an ORM session on the same
+    connection only once a rarer step asks for it (an ordinary message never does)."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(bind=self.conn, expire_on_commit=False)
+        return self._session
+
+    def flush(self) -> None:
+        """What the ORM session holds, written before the transaction commits."""
+        if self._session is not None:
+            self._session.flush()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
 
 
 @dataclass

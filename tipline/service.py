@@ -83,8 +83,12 @@ class _Repeated(Exception):
 class _TipDirectory:
     """What the engine may know about stored tips, answered for one sender inside their transaction."""
 
-    def __init__(self, session, tipline: TipLine, reporter: str, now: datetime):
-        self._session, self._tipline, self._reporter, self._now = session, tipline, reporter, now
+    def __init__(self, tx: inbound.Transaction, tipline: TipLine, reporter: str, now: datetime):
+        self._tx, self._tipline, self._reporter, self._now = tx, tipline, reporter, now
+
+    @property
+    def _session(self):
+        return self._tx.session  # opened only when the engine asks about a tip
 
     def status_of(self, reference: str) -> str | None:
         return storage.tip_status(self._session, reference=reference)
@@ -161,13 +165,12 @@ class TipLine:
             return partner_reply
         reporter = self.reporter_of(message.sender)
         now = self.clock()
-        with storage.writing(self.db) as session:
-            conn = session.connection()
-            row = inbound.lock_conversation(conn, reporter=reporter, channel=message.channel)
-            answered = self._follow_up_answer(session, row, reporter, message, now)
+        with storage.writing_transaction(self.db) as tx:
+            row = inbound.lock_conversation(tx.conn, reporter=reporter, channel=message.channel)
+            answered = self._follow_up_answer(tx, row, reporter, message, now)
             if answered is not None:
                 return answered
-            answered = self._poll_answer(session, row, reporter, message, now)
+            answered = self._poll_answer(tx, row, reporter, message, now)
             if answered is not None:
                 return answered
             conversation = Conversation.from_row(row.state, row.language or language, row.data, row.last_seen_at, row.opted_out)
@@ -184,18 +187,18 @@ class TipLine:
                     provider_answers_stop=None if message.provider == "twilio" else False,
                 ),
                 now,
-                tips=_TipDirectory(session, self, reporter, now),
-                new_reference=lambda: self._unused_reference(session),
+                tips=_TipDirectory(tx, self, reporter, now),
+                new_reference=lambda: self._unused_reference(tx.session),
                 new_pin=self.pin_maker,
                 resume_window=timedelta(hours=self.settings.resume_hours),
             )
             for event in turn.events:
-                self._apply(session, event, reporter=reporter, message=message, now=now)
+                self._apply(tx, event, reporter=reporter, message=message, now=now)
             after = turn.conversation
             row.state, row.language, row.data = after.state, after.language, after.to_dict()
             row.last_seen_at, row.opted_out, row.channel = after.last_seen, after.opted_out, message.channel
-            inbound.save_conversation(conn, row)
-            reply = self._finalise(session, message, turn.replies, now, reporter=reporter)
+            inbound.save_conversation(tx.conn, row)
+            reply = self._finalise(tx, message, turn.replies, now, reporter=reporter)
         log.info(
             "message %s on %s: state %s, %d replies, events %s",
             message.message_sid, message.channel, after.state, len(turn.replies),
@@ -203,7 +206,7 @@ class TipLine:
         )
         return reply
 
-    def _finalise(self, session, message: InboundMessage, replies: list[str], now: datetime, *,
+    def _finalise(self, tx: inbound.Transaction, message: InboundMessage, replies: list[str], now: datetime, *,
                   reporter: str | None = None, partner=None) -> Reply:
         """Where every answer to a message is settled, inside the message's transaction.
 
@@ -214,9 +217,9 @@ class TipLine:
         """
         inline = message.provider not in channels.QUEUED_REPLIES
         if not inline:
-            channels.queue_replies(session, self, message, replies, now=now, reporter=reporter, partner=partner)
+            channels.queue_replies(tx.session, self, message, replies, now=now, reporter=reporter, partner=partner)
         twiml = render_twiml(replies if inline else [])
-        claimed = inbound.claim_message(session.connection(), message_sid=message.message_sid, twiml=twiml,
+        claimed = inbound.claim_message(tx.conn, message_sid=message.message_sid, twiml=twiml,
                                         now=now, reporter=reporter)
         if not claimed:
             raise _Repeated()
@@ -228,7 +231,7 @@ class TipLine:
             if storage.tip_by_reference(session, reference=reference) is None:
                 return reference
 
-    def _save_tip(self, session, event: SaveTip, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+    def _save_tip(self, tx: inbound.Transaction, event: SaveTip, *, reporter: str, message: InboundMessage, now: datetime) -> None:
         """The report so far into its tip: one UPDATE for an answer in the middle of a report.
 
         A new tip, the finished report (its PIN, the "completed" event) and an urgent one (routing
@@ -238,23 +241,25 @@ class TipLine:
         tip = None
         ordinary = not event.pin and not event.fields.get("complete") and event.fields.get("urgency") != "immediate"
         if ordinary:
-            tip = inbound.update_report(session.connection(), reference=event.reference, reporter=reporter,
+            tip = inbound.update_report(tx.conn, reference=event.reference, reporter=reporter,
                                         columns=storage.tip_columns(event.fields), contact_sealed=sealed, now=now)
         if tip is None:
             hashed = pin_hash(event.reference, event.pin, self.settings.pseudonym_key) if event.pin else None
             tip = storage.save_tip(
-                session, reference=event.reference, reporter=reporter, fields=event.fields, now=now,
+                tx.session, reference=event.reference, reporter=reporter, fields=event.fields, now=now,
                 contact_sealed=sealed, pin_hash=hashed,
             )
-            escalation.after_save(session, tip, now=now, outbound=self.outbound)
+            escalation.after_save(tx.session, tip, now=now, outbound=self.outbound)
         if event.place_unmatched and tip.location and not tip.place_code:
             # Typed words that name no place in the list: operators set the place (issue 9).
-            storage.add_event(session, tip=tip, kind="place_not_matched", at=now)
+            storage.add_event(tx.session, tip=tip, kind="place_not_matched", at=now)
 
-    def _apply(self, session, event, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+    def _apply(self, tx: inbound.Transaction, event, *, reporter: str, message: InboundMessage, now: datetime) -> None:
         if isinstance(event, SaveTip):
-            self._save_tip(session, event, reporter=reporter, message=message, now=now)
-        elif isinstance(event, DiscardTip):
+            self._save_tip(tx, event, reporter=reporter, message=message, now=now)
+            return
+        session = tx.session
+        if isinstance(event, DiscardTip):
             storage.discard_tip(session, reference=event.reference, reporter=reporter, now=now)
         elif isinstance(event, WithdrawTip):
             tip = storage.tip_by_reference(session, reference=event.reference)
@@ -295,14 +300,15 @@ class TipLine:
         if not escalation.is_partner_command(message.text):
             return None
         now = self.clock()
-        with storage.writing(self.db) as session:
+        with storage.writing_transaction(self.db) as tx:
+            session = tx.session
             partner = storage.partner_by_phone(session, phone=normalize_address(message.sender, self.region))
             if partner is None:
                 return None
             partner.last_inbound_at = now
             session.add(partner)
             text = escalation.partner_command(session, partner, message.text, now=now, outbound=self.outbound)
-            reply = self._finalise(session, message, [text], now, partner=partner)
+            reply = self._finalise(tx, message, [text], now, partner=partner)
         log.info("message %s: partner %s command", message.message_sid, partner.id)
         return reply
 
@@ -316,7 +322,7 @@ class TipLine:
         conversation = Conversation.from_row(row.state, row.language, row.data, row.last_seen_at, row.opted_out)
         return not in_report(self.flow, conversation, now) and not is_panic(self.flow, message.text)
 
-    def _follow_up_answer(self, session, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
+    def _follow_up_answer(self, tx: inbound.Transaction, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
         """A reporter's first reply after an operator's question answers it, unless it is a command,
         a call for help or a new story (a long text that tells something new starts a report)."""
         if not self._aside_allowed(row, message, now):
@@ -328,27 +334,27 @@ class TipLine:
         text = message.text.strip()
         if len(text) > followup.ANSWER_MAX_PLAIN and is_story(self.flow, text):
             return None
-        thanks = followup.take_answer(session, reporter=reporter, text=text, last_seen=row.last_seen_at, now=now,
+        thanks = followup.take_answer(tx.session, reporter=reporter, text=text, last_seen=row.last_seen_at, now=now,
                                       outbound=self.outbound)
-        return self._answered_aside(session, row, message, now, thanks, "answer to a follow-up question")
+        return self._answered_aside(tx, row, message, now, thanks, "answer to a follow-up question")
 
     # ---- poll answers (issue 5) ------------------------------------------------------------------
-    def _poll_answer(self, session, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
+    def _poll_answer(self, tx: inbound.Transaction, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
         """A volunteer's number, as the first reply after a poll reached them, is their answer."""
         if not self._aside_allowed(row, message, now):
             return None
-        thanks = community.take_poll_answer(session, self, reporter=reporter, last_seen=row.last_seen_at,
+        thanks = community.take_poll_answer(tx.session, self, reporter=reporter, last_seen=row.last_seen_at,
                                             text=message.text, now=now)
-        return self._answered_aside(session, row, message, now, thanks, "answer to a poll")
+        return self._answered_aside(tx, row, message, now, thanks, "answer to a poll")
 
-    def _answered_aside(self, session, row, message: InboundMessage, now: datetime, thanks: str | None,
+    def _answered_aside(self, tx: inbound.Transaction, row, message: InboundMessage, now: datetime, thanks: str | None,
                         what: str) -> Reply | None:
         """A message taken outside the conversation (an answer to our question): keep it as processed."""
         if thanks is None:
             return None
         row.last_seen_at = now
-        inbound.save_conversation(session.connection(), row)
-        reply = self._finalise(session, message, [thanks], now, reporter=row.reporter)
+        inbound.save_conversation(tx.conn, row)
+        reply = self._finalise(tx, message, [thanks], now, reporter=row.reporter)
         log.info("message %s: %s", message.message_sid, what)
         return reply
 

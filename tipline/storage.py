@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from .inbound import NO_REPLY_TWIML  # noqa: F401  (what a repeat gets once its answer is dropped)
+from .inbound import NO_REPLY_TWIML, Transaction  # noqa: F401  (NO_REPLY_TWIML: what a repeat gets once its answer is dropped)
 from .models import ConversationRow, ProcessedMessage, Tip, TipAddition, TipEvent
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -170,6 +170,26 @@ def writing(engine: sa.Engine) -> Iterator[Session]:
         with Session(engine.execution_options(sqlite_write=True), expire_on_commit=False) as session:
             with session.begin():
                 yield session
+
+
+@contextmanager
+def writing_transaction(engine: sa.Engine) -> Iterator[Transaction]:
+    """One write transaction as `writing`, on a Core connection: the inbound hot path (inbound.py)."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield from _flushed(Transaction(conn))
+        return
+    with _sqlite_writer_turn(engine.url.database):
+        with engine.execution_options(sqlite_write=True).begin() as conn:
+            yield from _flushed(Transaction(conn))
+
+
+def _flushed(transaction: Transaction) -> Iterator[Transaction]:
+    try:
+        yield transaction
+        transaction.flush()
+    finally:
+        transaction.close()
 
 
 @contextmanager
