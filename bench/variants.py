@@ -8,7 +8,8 @@ from __future__ import annotations
 
 def sqlite_synchronous_full():
     """The tip line with SQLite's synchronous=FULL (an fsync of the WAL at every commit) instead of NORMAL."""
-    from tipline import create_app, storage
+    from tipline import create_app
+    from tipline.storage import db
 
-    storage.SQLITE_SYNCHRONOUS = "FULL"
+    db.SQLITE_SYNCHRONOUS = "FULL"
     return create_app()

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import casework, channels, community, escalation, followup, inbound, storage
+from . import casework, channels, community, escalation, followup, storage
 from .engine import (
     Access,
     AddToTip,
@@ -45,6 +46,7 @@ from .engine.words import Words
 from .models import utcnow
 from .privacy import ContactBox, normalize_address, pin_hash, pin_matches, pseudonym
 from .settings import Settings
+from .storage import inbound
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,7 @@ class TipLine:
         self.reference_maker = reference_maker
         self.pin_maker = pin_maker
         self.region = channels.deployment_region(settings)
+        self.zone = ZoneInfo(settings.timezone or self.flow.timezone)  # for the times people read
 
     def reporter_of(self, address: str) -> str:
         return pseudonym(address, self.settings.pseudonym_key, self.region)
@@ -302,7 +305,8 @@ class TipLine:
         now = self.clock()
         with storage.writing_transaction(self.db) as tx:
             session = tx.session
-            partner = storage.partner_by_phone(session, phone=normalize_address(message.sender, self.region))
+            partner = storage.partner_by_phone(
+                session, phone=normalize_address(message.sender, self.region), lock=True)
             if partner is None:
                 return None
             partner.last_inbound_at = now

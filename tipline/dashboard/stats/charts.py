@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from datetime import date, timedelta
-
 from xml.etree import ElementTree
 
 import pygal

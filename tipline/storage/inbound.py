@@ -3,7 +3,7 @@
 An answer in the middle of a report costs, inside the message's one transaction:
 
 1. `SELECT ... FROM conversation ... FOR UPDATE`: the sender's conversation, locked (SQLite has
-   no row locks: its writers queue, see storage.writing);
+   no row locks: its writers queue, see db.writing);
 2. `UPDATE tip ... RETURNING`: the report so far, into the reporter's own unfinished tip;
 3. `UPDATE conversation`: where the sender now stands;
 4. `INSERT INTO processed_message ... ON CONFLICT DO NOTHING RETURNING`: the MessageSid claimed
@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from .models import ConversationRow, ProcessedMessage, Tip
+from ..models import ConversationRow, ProcessedMessage, Tip
 
 _conversation = ConversationRow.__table__
 _processed = ProcessedMessage.__table__
