@@ -140,6 +140,7 @@ class Flow:
             greetings={w for lang in self.languages.values() for g in lang.greetings for w in phrase(g)},
         )
         self._charts = threading.local()
+        self._transitions: dict[tuple[str, str], str] = {}
         self._place_pages: dict[tuple[str, str | None], list[tuple[Place, ...]]] = {}
         english = self.languages.get("en")
         # A command table per language: commands (MENU, EXIT, ...) work in every language's words,
@@ -179,9 +180,14 @@ class Flow:
     def transition(self, state: str, event: str) -> str:
         """The state `event` leads to from `state`, as the python-statemachine chart decides.
 
-        One chart instance per thread is reused (building one costs more than the rest of a
-        message's work); it reads and writes the current state on a holder object.
+        The chart has no guards, so a (state, event) pair always leads to the same state: each
+        pair asks the chart once per process and is remembered. One chart instance per thread
+        is reused (building one costs more than the rest of a message's work); it reads and
+        writes the current state on a holder object. A refused event is asked again each time.
         """
+        known = self._transitions.get((state, event))
+        if known is not None:
+            return known
         cached = getattr(self._charts, "chart", None)
         if cached is None:
             holder = _StateHolder(self.initial)
@@ -189,6 +195,7 @@ class Flow:
         holder, chart = cached
         holder.state = state
         chart.send(event)
+        self._transitions[(state, event)] = holder.state
         return holder.state
 
     def field_named(self, role: str) -> str | None:

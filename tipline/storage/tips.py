@@ -28,6 +28,14 @@ def tip_status(session: Session, *, reference: str) -> str | None:
     return session.exec(select(Tip.status).where(Tip.reference == reference)).first()
 
 
+def tip_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """The tip's columns that report_fields.tip_values gives, its answers (a JSON column) whole.
+
+    The engine's SaveTip carries the whole report so far, so its answers replace those kept: an
+    answer the reporter took back (a skipped question) is not left behind."""
+    return {column: values[column] for column in (*TIP_FIELDS, "answers") if column in values}
+
+
 def save_tip(
     session: Session, *, reference: str, reporter: str, fields: dict[str, Any], now: datetime,
     contact_sealed: str | None, pin_hash: str | None = None,
@@ -35,7 +43,7 @@ def save_tip(
     """Create or update the reporter's tip from the report so far; a PIN comes once, hashed.
 
     `fields` are the tip's values as report_fields.tip_values makes them: its columns, and the
-    answers kept as JSON (merged with those it has)."""
+    answers kept as JSON (replacing those it had: the report so far comes whole)."""
     tip = tip_by_reference(session, reference=reference)
     created = tip is None
     if created:
@@ -43,11 +51,8 @@ def save_tip(
     elif tip.reporter != reporter:
         raise PermissionError("a tip can only be written by its own reporter")
     was_complete = tip.complete
-    for key in TIP_FIELDS:
-        if key in fields:
-            setattr(tip, key, fields[key])
-    if fields.get("answers"):
-        tip.answers = {**(tip.answers or {}), **fields["answers"]}
+    for column, value in tip_columns(fields).items():
+        setattr(tip, column, value)
     tip.complete = was_complete or bool(fields.get("complete"))
     if pin_hash is not None:
         tip.pin_hash, tip.pin_failures, tip.pin_failed_at = pin_hash, 0, None
