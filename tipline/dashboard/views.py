@@ -16,7 +16,7 @@ from ..engine import Conversation, Inbound, NoTips, new_reference, step
 from ..models import TIP_STATUSES
 from ..worker import sending_is_off
 from . import bp
-from .charts import statistics_charts
+from .statistics_page import statistics_context
 from .common import actor, admin_required, audit, audit_queue_view, now, staff_required, tipline
 from .forms import (
     AssignForm,
@@ -35,7 +35,6 @@ from .forms import (
 
 PER_PAGE = 50
 AUDIT_PER_PAGE = 100
-STATS_DEFAULT_DAYS = 30
 PRACTICE_KEEP = 16  # messages of the practice transcript kept in the (server-side) session
 
 
@@ -438,39 +437,14 @@ def export():
 @bp.route("/statistics")
 @staff_required
 def stats():
-    """Charts over a date range: per day by urgency, category, place, language, channel; triage time."""
-    args = request.args
-    today = now().date()
+    """Tips per day, status, category, place (map of provinces), language, channel; triage and
+    acknowledgement times; open urgent tips by age."""
+    from zoneinfo import ZoneInfo
 
-    def parse_day(name: str, default: date) -> date:
-        try:
-            return _in_range(date.fromisoformat(args.get(name, "")))
-        except ValueError:
-            return default
-
-    until = parse_day("until", today)
-    since = parse_day("since", until - timedelta(days=STATS_DEFAULT_DAYS - 1))
-    if since > until:
-        since, until = until, since
-    since = max(since, until - timedelta(days=366))  # one chart bar a day: a year at most
-    with storage.reading(tipline().db) as db_session:
-        numbers = storage.tip_statistics(db_session, since=_day_start(since), until=_day_end(until))
-    median = numbers["median_triage_seconds"]
-    return render_template(
-        "dashboard/stats.html", since=since, until=until, numbers=numbers,
-        charts=statistics_charts(numbers, since, until, provinces=_by_province(numbers["by_place_code"])),
-        median=format_timedelta(timedelta(seconds=median), threshold=1.5) if median is not None else None,
-    )
-
-
-def _by_province(by_code: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """Tips whose place was picked from the list, counted per top-level place (province)."""
-    counts: dict[str, int] = {}
-    for code, count in by_code:
-        top = tipline().flow.place(code.split(".")[0])
-        name = top.name if top else code
-        counts[name] = counts.get(name, 0) + count
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return render_template("dashboard/stats.html", **statistics_context(
+        tipline().db, flow=tipline().flow, flows_path=tipline().settings.flows_path, args=request.args,
+        now=now(), zone=ZoneInfo("UTC"), word=lambda kind, key: key.replace("_", " "),
+    ))
 
 
 # ---- practice chat ---------------------------------------------------------------------------------
