@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from ..engine.place_map import Tile
 
-SIZE, GAP, LEGEND = 52, 4, 40
+SIZE, GAP, LEGEND = 58, 4, 44
 # Light to dark blue; the dark ones carry white text, each pair at a contrast of 4.5:1 or more.
 SHADES = (("#c6dbef", "#111111"), ("#6baed6", "#111111"), ("#2171b5", "#ffffff"), ("#08306b", "#ffffff"))
 NONE = ("#f2f2f2", "#333333")
@@ -63,11 +63,11 @@ def tile_map(tiles: Mapping[str, Tile], counts: Mapping[str, int], names: Mappin
         ElementTree.SubElement(group, "rect", {"x": str(x), "y": str(y), "width": str(SIZE), "height": str(SIZE),
                                                "rx": "3", "fill": fill, "stroke": "#777", "stroke-width": "0.5"})
         label = {"x": str(x + SIZE / 2), "text-anchor": "middle", "fill": ink}
-        short = ElementTree.SubElement(group, "text", {**label, "y": str(y + 20), "font-size": "10"})
+        short = ElementTree.SubElement(group, "text", {**label, "y": str(y + 21), "font-size": "12"})
         short.text = tile.short
-        if len(tile.short) > 8:  # squeeze the longest names into the square
+        if len(tile.short) > 7:  # squeeze the longest names into the square
             short.attrib.update({"textLength": str(SIZE - 6), "lengthAdjust": "spacingAndGlyphs"})
-        number = ElementTree.SubElement(group, "text", {**label, "y": str(y + 40), "font-size": "15",
+        number = ElementTree.SubElement(group, "text", {**label, "y": str(y + 45), "font-size": "19",
                                                         "font-weight": "bold"})
         number.text = str(count)
     _legend(svg, ranges, rows * (SIZE + GAP) + 8)
@@ -81,7 +81,7 @@ def _legend(svg: ElementTree.Element, ranges: list[tuple[int, int]], top: int) -
                                                   (_band_label(*r) for r in ranges))]:
         ElementTree.SubElement(svg, "rect", {"x": str(x), "y": str(top), "width": "18", "height": "18",
                                              "fill": fill, "stroke": "#777", "stroke-width": "0.5"})
-        text = ElementTree.SubElement(svg, "text", {"x": str(x + 24), "y": str(top + 14), "font-size": "13",
+        text = ElementTree.SubElement(svg, "text", {"x": str(x + 24), "y": str(top + 15), "font-size": "15",
                                                     "fill": "#222222"})
         text.text = label
-        x += 34 + 9 * len(label)
+        x += 36 + 10 * len(label)
