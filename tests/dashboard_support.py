@@ -122,3 +122,18 @@ def partner(app, accounts):
 
 def at(clock, **ago) -> datetime:
     return clock.now - timedelta(**ago)
+
+
+@pytest.fixture
+def store_app(tmp_path, database_url, clock, references):
+    """The app on each store in turn: SQLite, then PostgreSQL (skipped without it, except under CI)."""
+    from tipline import create_app
+
+    from .conftest import make_settings
+
+    settings = make_settings(tmp_path, database_url)
+    storage.upgrade(settings.database_url)
+    app = create_app(settings, clock=clock, reference_maker=references)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["tipline"].db.dispose()

@@ -18,7 +18,13 @@ from tipline.engine.flow import FlowError, load_flow
 from tipline.engine.place_map import load_place_map
 from tipline.storage_statistics import open_urgent_by_age, partner_response_times, percentile
 
-from .dashboard_support import accounts, add_tip, at, fast_passwords, operator, post  # noqa: F401  (fixtures)
+from .dashboard_support import accounts, add_tip, at, fast_passwords, operator, post, store_app  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def app(store_app):
+    """Every test here on SQLite and on PostgreSQL: the queries group by day, zone and partner."""
+    return store_app
 
 
 def escalation(app, reference: str, partner: str, *, sent, acknowledged=None) -> None:
