@@ -7,7 +7,7 @@ The page puts a table with the same numbers beside it, which is what screen read
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from xml.etree import ElementTree
 
 from flask_babel import gettext as _
@@ -33,8 +33,11 @@ def _band_label(low: int, high: int) -> str:
     return str(low) if low == high else f"{low}–{high}"
 
 
-def tile_map(tiles: Mapping[str, Tile], counts: Mapping[str, int], names: Mapping[str, str]) -> Markup:
-    """The SVG map: each tile labelled with its short name and count, a hover title with the full name."""
+def tile_map(tiles: Mapping[str, Tile], counts: Mapping[str, int], names: Mapping[str, str],
+             describe: Callable[[str, int], str] | None = None) -> Markup:
+    """The SVG map: each tile labelled with its short name and count, a hover title with the full name
+    (`describe(name, count)`, by default "Jawa Barat: 2 tips")."""
+    describe = describe or (lambda name, count: _("%(place)s: %(count)s tips", place=name, count=count))
     if not tiles:
         return Markup("")
     ranges = bands(max(counts.values(), default=0))
@@ -58,8 +61,7 @@ def tile_map(tiles: Mapping[str, Tile], counts: Mapping[str, int], names: Mappin
         fill, ink = shade(count)
         x, y = tile.col * (SIZE + GAP), tile.row * (SIZE + GAP)
         group = ElementTree.SubElement(svg, "g", {"data-code": code})
-        ElementTree.SubElement(group, "title").text = _("%(place)s: %(count)s tips", place=names.get(code, code),
-                                                        count=count)
+        ElementTree.SubElement(group, "title").text = describe(names.get(code, code), count)
         ElementTree.SubElement(group, "rect", {"x": str(x), "y": str(y), "width": str(SIZE), "height": str(SIZE),
                                                "rx": "3", "fill": fill, "stroke": "#777", "stroke-width": "0.5"})
         label = {"x": str(x + SIZE / 2), "text-anchor": "middle", "fill": ink}
