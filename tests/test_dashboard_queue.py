@@ -124,7 +124,7 @@ def test_partner_sees_only_tips_escalated_to_its_organisation(app, partner, tips
 def test_many_open_emergencies_are_never_hidden(app, clock, operator, monkeypatch):
     for n in range(4):
         add_tip(app, f"EMG{n}-2222".replace("0", "Z").replace("1", "Y"), at=at(clock, minutes=n), urgency="immediate")
-    import tipline.dashboard.views as views
+    import tipline.dashboard.tips.routes as views
 
     real = storage.tip_queue
     monkeypatch.setattr(views.storage, "tip_queue", lambda session, **kw: real(session, **kw, pinned_limit=3))

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from tipline import models, storage
-from tipline.dashboard.charts import integer_ticks
-from tipline.dashboard.tile_map import bands
+from tipline.dashboard.stats.charts import integer_ticks
+from tipline.dashboard.stats.tile_map import bands
 from tipline.engine.check import check_flow
 from tipline.engine.flow import FlowError, load_flow
 from tipline.engine.place_map import load_place_map

@@ -17,6 +17,13 @@ from cryptography.fernet import Fernet, InvalidToken
 CHANNEL_PREFIXES = ("whatsapp:", "sms:", "rcs:")
 
 
+def mask(address: str) -> str:
+    """An address as a log line or a page may show it: the channel and the last two digits."""
+    digits = re.sub(r"\D", "", address)
+    prefix = "whatsapp:" if address.lower().startswith("whatsapp:") else ""
+    return f"{prefix}***{digits[-2:]}" if digits else f"{prefix}***"
+
+
 LOCAL_DIGITS = re.compile(r"[0-9][0-9 ().-]*")  # a number written without "+": 0812-0000-0101
 
 

@@ -29,6 +29,7 @@ from .channels import REPLY_KIND, SMSGATE
 from .channels.smsgate import GatewaySender, purge_events as purge_gateway_events
 from .engine.gsm import segments
 from .models import OutboxMessage
+from .privacy import mask
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,6 @@ PROCESSED_SID_KEPT = timedelta(days=30)
 PROCESSED_REPLY_KEPT = timedelta(hours=1)
 DELIVERY_ORDER = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5}
 FINAL_DELIVERY = {"undelivered", "failed", "canceled"}
-
-
-def mask(address: str) -> str:
-    """An address as a log line may show it: the channel and the last two digits."""
-    digits = re.sub(r"\D", "", address)
-    prefix = "whatsapp:" if address.lower().startswith("whatsapp:") else ""
-    return f"{prefix}***{digits[-2:]}" if digits else f"{prefix}***"
 
 
 class SendError(Exception):

@@ -3,6 +3,10 @@
 Server-rendered pages that work without JavaScript on a phone. Every page needs a login; every
 form carries a CSRF token; every view of a tip, change and export is written to the audit trail.
 Queries live in tipline.storage; this package only renders and checks permissions.
+
+One blueprint per feature (tips, partners, outbox, community, practice, stats, admin, auth), each a
+package with its routes and forms, nested under the "dashboard" blueprint, which carries what every
+page shares: the /dashboard prefix, templates, style sheet, request guard, headers and error pages.
 """
 
 from __future__ import annotations
@@ -10,46 +14,43 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from flask import Blueprint, Flask, request, session
-from flask_babel import Babel
-from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
-from werkzeug.routing import IntegerConverter
+from flask import Blueprint, Flask
 
-from .security import limiter
+from . import (
+    admin,
+    auth,
+    community,
+    display,
+    errors,
+    hooks,
+    outbox,
+    partners,
+    practice,
+    stats,
+    tips,
+)
+from .common import load_account
+from .extensions import DatabaseIdConverter, babel, csrf, login_manager, select_locale
 from .sessions import DashboardSessionInterface
 
-bp = Blueprint(
-    "dashboard", __name__, url_prefix="/dashboard", template_folder="templates", static_folder="static",
-    static_url_path="/static",
-)
-csrf = CSRFProtect()
-login_manager = LoginManager()
-babel = Babel()
-
-LANGUAGES = {"en": "English", "id": "Bahasa Indonesia"}
+FEATURES = (tips, partners, outbox, community, practice, stats, admin, auth)
 
 
-class DatabaseIdConverter(IntegerConverter):
-    """`<int:...>` in the dashboard's URLs: an id no database INTEGER can hold is a 404, not an overflow."""
-
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
-
-
-def select_locale() -> str:
-    chosen = session.get("lang")
-    if chosen in LANGUAGES:
-        return chosen
-    return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+def dashboard_blueprint() -> Blueprint:
+    """The dashboard for one app: the shared parent and every feature's blueprint under it."""
+    parent = Blueprint(
+        "dashboard", __name__, url_prefix="/dashboard", template_folder="templates", static_folder="static",
+        static_url_path="/static",
+    )
+    hooks.install(parent)
+    errors.install(parent)
+    for feature in FEATURES:
+        parent.register_blueprint(feature.bp)
+    return parent
 
 
 def init_dashboard(app: Flask) -> None:
     """Register the dashboard and its extensions on one app."""
-    from . import auth, community, views  # noqa: F401  (routes register on the blueprint)
-    from . import partners  # noqa: F401  (escalation, follow-up, partners, outbox: issue 4)
-
     settings = app.extensions["tipline"].settings
     app.session_interface = DashboardSessionInterface()
     # Flask sets PERMANENT_SESSION_LIFETIME (31 days) itself, so it is set here, not defaulted;
@@ -67,12 +68,16 @@ def init_dashboard(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(os.path.dirname(__file__), "translations"))
     csrf.init_app(app)
+    from .security import limiter
+
     limiter.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "dashboard.login"
+    login_manager.login_view = "dashboard.auth.login"
     login_manager.login_message = None  # the login page says it already
     login_manager.session_protection = "basic"
+    login_manager.user_loader(load_account)
     babel.init_app(app, locale_selector=select_locale)
+    display.install(app)
     if "dashboard" not in app.blueprints:
         app.url_map.converters["int"] = DatabaseIdConverter
-        app.register_blueprint(bp)
+        app.register_blueprint(dashboard_blueprint())

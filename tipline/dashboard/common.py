@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import wraps
+from typing import TypeVar
 
 from flask import abort, current_app, request
 from flask_login import UserMixin, current_user, login_required
@@ -14,6 +15,41 @@ from flask_login import UserMixin, current_user, login_required
 from .. import storage
 from ..casework import Actor
 from ..service import TipLine
+
+T = TypeVar("T")
+
+
+def get_or_404(found: T | None) -> T:
+    """What a lookup found, or the dashboard's 404 page when it found nothing."""
+    if found is None:
+        abort(404)
+    return found
+
+
+def page_number(args, *, last: int = 1_000_000) -> int:
+    """The page a list is asked for (?page=), from 1 to `last`; anything that is not a number is page 1."""
+    try:
+        return max(1, min(int(args.get("page", "1")), last))
+    except ValueError:
+        return 1
+
+
+# The days a filter may name: far enough from date.min and date.max that a day's end, and a year
+# before it, still exist (?until=9999-12-31 must not overflow into a 500).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+def in_range(day: date | None) -> date | None:
+    return min(max(day, FIRST_DAY), LAST_DAY) if day else day
+
+
+def day_start(day: date | None, zone: tzinfo = timezone.utc) -> datetime | None:
+    """When the day begins in the zone (the deployment's, for the days people pick), in UTC."""
+    return datetime.combine(in_range(day), time.min, tzinfo=zone).astimezone(timezone.utc) if day else None
+
+
+def day_end(day: date | None) -> datetime | None:
+    return day_start(day) + timedelta(days=1) if day else None
 
 
 def tipline() -> TipLine:

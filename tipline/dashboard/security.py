@@ -145,7 +145,7 @@ def device_nonce(email: str | None) -> str | None:
 
 def _attempted_email() -> str | None:
     """The account being tried: the email posted to /login, or the one a pending login is for."""
-    if request.endpoint == "dashboard.login_2fa":
+    if request.endpoint == "dashboard.auth.login_2fa":
         return pending_email()
     return posted_email() or None
 

@@ -9,65 +9,42 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import BooleanField, DateTimeLocalField, SelectField, SelectMultipleField, TextAreaField
-from wtforms.validators import Length, Optional
 
-from .. import community, storage
-from ..models import IDEA_STATUSES
-from . import bp
-from .charts import COMMON, _render
-from .common import admin_required, audit, now, staff_required, tipline
-from .forms import EmptyForm, choices
+from ... import community, storage
+from ...models import IDEA_STATUSES
+from ..common import (
+    admin_required,
+    audit,
+    get_or_404,
+    now,
+    page_number,
+    staff_required,
+    tipline,
+)
+from ..errors import form_problems, problem
+from ..forms import EmptyForm
+from ..stats.charts import bar_chart
+from .forms import (
+    IdeaStatusForm,
+    LessonForm,
+    ScheduleForm,
+    language_form,
+    place_choices,
+)
+from .volunteers import volunteers_context
+
+bp = Blueprint("community", __name__)
 
 MAX_QUESTION = 200
 MAX_OPTION = 40
 MAX_CHANGE = 300
 MAX_OPTIONS_TEXT = community.MAX_OPTIONS * (MAX_OPTION + 1)
-
-
-# ---- forms ---------------------------------------------------------------------------------------
-
-def _place_choices():
-    flow = tipline().flow
-    return choices((p.code, p.name) for top in flow.places for p in (top, *top.children))
-
-
-class ScheduleForm(FlaskForm):
-    """Send a draft now, or at a time (UTC)."""
-
-    at = DateTimeLocalField(_l("Send at (UTC)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
-
-
-class LessonForm(FlaskForm):
-    active = BooleanField(_l("Send a warning-sign lesson to volunteers every week"))
-    start = DateTimeLocalField(_l("First lesson at (UTC)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    places = SelectMultipleField(_l("Places"), choices=[], validate_choice=True)
-
-
-class IdeaStatusForm(FlaskForm):
-    status = SelectField(_l("Status"), choices=choices((s, s) for s in IDEA_STATUSES))
-
-
-def _language_form(fields: dict, *, places: bool = True):
-    """A form with one set of text fields per language of the flow (they differ per deployment)."""
-    attributes = {}
-    for code, language in tipline().flow.languages.items():
-        for name, (label, max_length) in fields.items():
-            attributes[f"{name}_{code}"] = TextAreaField(
-                f"{label} ({language.name})", validators=[Optional(), Length(max=max_length)])
-    if places:
-        attributes["places"] = SelectMultipleField(_l("Places"), choices=[], validate_choice=True)
-    form = type("LanguageTextsForm", (FlaskForm,), attributes)()
-    if places:
-        form.places.choices = _place_choices()
-    return form
 
 
 def _texts(form, name: str) -> dict[str, str]:
@@ -79,25 +56,6 @@ def _places(codes: list[str]) -> list[str]:
     """The chosen places without those a chosen province already covers."""
     chosen = set(codes or [])
     return sorted(c for c in chosen if not (c.partition(".")[1] and c.partition(".")[0] in chosen))
-
-
-def _bad_request(message: str) -> Response:
-    return Response(render_template("dashboard/error.html", message=message), status=400)
-
-
-def _form_problems(form) -> str:
-    return "; ".join(f"{form[name].label.text}: {' '.join(str(e) for e in errors)}"
-                     for name, errors in form.errors.items() if name != "csrf_token") or _("Check the form.")
-
-
-def _place_names(codes: list[str]) -> list[str]:
-    flow = tipline().flow
-    return [flow.place(code).name if flow.place(code) else code for code in codes]
-
-
-@bp.app_template_global("place_names")
-def place_names_global(codes: list[str]) -> str:
-    return ", ".join(_place_names(codes)) or _("everywhere")
 
 
 # ---- awareness messages ---------------------------------------------------------------------------
@@ -116,7 +74,7 @@ def broadcasts():
         lesson_form = LessonForm(formdata=None, active=bool(schedule and schedule.active),
                                  start=schedule.next_at.replace(tzinfo=None) if schedule and schedule.next_at else None,
                                  places=list(schedule.place_codes) if schedule else [])
-        lesson_form.places.choices = _place_choices()
+        lesson_form.places.choices = place_choices()
     return render_template("dashboard/community_broadcasts.html", broadcasts=found, outcomes=outcomes,
                            schedule=schedule, lesson_form=lesson_form, volunteers=volunteers,
                            places=tipline().flow.places)
@@ -126,14 +84,14 @@ def broadcasts():
 @staff_required
 def new_broadcast():
     """Write an awareness message per language and choose the places; the next page shows the cost."""
-    form = _language_form({"text": (_l("Message"), community.MAX_TEXT)})
+    form = language_form({"text": (_l("Message"), community.MAX_TEXT)})
     default = tipline().flow.default_language
     if request.method == "POST":
         if not form.validate():
-            return _bad_request(_form_problems(form))
+            return problem(form_problems(form))
         texts = _texts(form, "text")
         if default not in texts:
-            return _bad_request(_("Write the message at least in %(language)s, the deployment's default language.",
+            return problem(_("Write the message at least in %(language)s, the deployment's default language.",
                                   language=tipline().flow.languages[default].name))
         places = _places(form.places.data)
         with storage.writing(tipline().db) as db_session:
@@ -143,7 +101,7 @@ def new_broadcast():
             )
             audit(db_session, "broadcast_drafted", target=f"broadcast {broadcast.id}",
                   detail={"places": places, "languages": sorted(texts)})
-        return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast.id))
+        return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast.id))
     return render_template("dashboard/community_compose.html", form=form, places=tipline().flow.places,
                            languages=tipline().flow.languages, default=default)
 
@@ -153,9 +111,7 @@ def new_broadcast():
 def broadcast(broadcast_id: int):
     """One broadcast: its words, who it reaches, what it costs; for a draft, the buttons to send it."""
     with storage.reading(tipline().db) as db_session:
-        found = storage.broadcast_by_id(db_session, broadcast_id=broadcast_id)
-        if found is None:
-            abort(404)
+        found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id))
         cost = community.preview(db_session, tipline(), found)
         outcome = storage.broadcast_outcomes(db_session, broadcast_ids=[found.id])[found.id]
     return render_template("dashboard/community_broadcast.html", broadcast=found, cost=cost, outcome=outcome,
@@ -169,26 +125,24 @@ def send_broadcast(broadcast_id: int):
     """Schedule a draft: now (the worker's next pass) or at the time given."""
     form = ScheduleForm()
     if not form.validate():
-        return _bad_request(_form_problems(form))
+        return problem(form_problems(form))
     when = now()
     if request.form.get("action") == "schedule":
         if form.at.data is None:
-            return _bad_request(_("Give the time to send it."))
+            return problem(_("Give the time to send it."))
         when = form.at.data.replace(tzinfo=timezone.utc)
         if when < now():
-            return _bad_request(_("That time has passed. Choose a later time, or send it now."))
+            return problem(_("That time has passed. Choose a later time, or send it now."))
     with storage.writing(tipline().db) as db_session:
-        found = storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True)
-        if found is None:
-            abort(404)
+        found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True))
         if found.status != "draft":
-            return _bad_request(_("Only a draft can be scheduled."))
+            return problem(_("Only a draft can be scheduled."))
         found.status, found.scheduled_at = "scheduled", when
         db_session.add(found)
         audit(db_session, "broadcast_scheduled", target=f"broadcast {found.id}",
               detail={"at": when.isoformat(), "kind": found.kind})
     flash(_("Scheduled. The messages go out through the outbox from %(when)s.", when=when.strftime("%Y-%m-%d %H:%M UTC")))
-    return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
+    return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast_id))
 
 
 @bp.route("/community/broadcasts/<int:broadcast_id>/cancel", methods=["POST"])
@@ -197,18 +151,16 @@ def cancel_broadcast(broadcast_id: int):
     """Cancel a draft or a scheduled broadcast that has not started."""
     form = EmptyForm(prefix="cancel")
     if not form.validate():
-        return _bad_request(_form_problems(form))
+        return problem(form_problems(form))
     with storage.writing(tipline().db) as db_session:
-        found = storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True)
-        if found is None:
-            abort(404)
+        found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True))
         if found.status not in ("draft", "scheduled"):
-            return _bad_request(_("It has started already and cannot be cancelled."))
+            return problem(_("It has started already and cannot be cancelled."))
         found.status = "cancelled"
         db_session.add(found)
         audit(db_session, "broadcast_cancelled", target=f"broadcast {found.id}")
     flash(_("Cancelled."))
-    return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
+    return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast_id))
 
 
 @bp.route("/community/lessons", methods=["POST"])
@@ -216,9 +168,9 @@ def cancel_broadcast(broadcast_id: int):
 def lesson_schedule():
     """Admins: turn the lesson of the week on or off."""
     form = LessonForm()
-    form.places.choices = _place_choices()
+    form.places.choices = place_choices()
     if not form.validate():
-        return _bad_request(_form_problems(form))
+        return problem(form_problems(form))
     start = form.start.data.replace(tzinfo=timezone.utc) if form.start.data else now()
     places = _places(form.places.data)
     with storage.writing(tipline().db) as db_session:
@@ -227,7 +179,7 @@ def lesson_schedule():
         audit(db_session, "lesson_schedule_changed",
               detail={"active": form.active.data, "start": start.isoformat(), "places": places})
     flash(_("Lesson of the week is on.") if form.active.data else _("Lesson of the week is off."))
-    return redirect(url_for("dashboard.broadcasts"))
+    return redirect(url_for("dashboard.community.broadcasts"))
 
 
 # ---- polls ---------------------------------------------------------------------------------------------
@@ -247,18 +199,18 @@ def polls():
 @staff_required
 def new_poll():
     """A short numbered question, 2 to 9 options, per language; then the cost page as for any broadcast."""
-    form = _language_form({"question": (_l("Question"), MAX_QUESTION),
+    form = language_form({"question": (_l("Question"), MAX_QUESTION),
                            "options": (_l("Options, one a line"), MAX_OPTIONS_TEXT)})
     flow = tipline().flow
     if request.method == "POST":
         if not form.validate():
-            return _bad_request(_form_problems(form))
+            return problem(form_problems(form))
         questions = _texts(form, "question")
         options = {code: [" ".join(line.split()) for line in text.splitlines() if line.strip()]
                    for code, text in _texts(form, "options").items()}
-        problem = _poll_problem(questions, options, flow.default_language)
-        if problem:
-            return _bad_request(problem)
+        wrong = _poll_problem(questions, options, flow.default_language)
+        if wrong:
+            return problem(wrong)
         places = _places(form.places.data)
         with storage.writing(tipline().db) as db_session:
             poll = storage.add_poll(db_session, questions=questions, options=options, place_codes=places,
@@ -268,7 +220,7 @@ def new_poll():
                 created_by=current_user.email, now=now(), poll_id=poll.id,
             )
             audit(db_session, "poll_created", target=f"poll {poll.id}", detail={"places": places})
-        return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast.id))
+        return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast.id))
     return render_template("dashboard/community_poll_new.html", form=form, places=flow.places,
                            languages=flow.languages, default=flow.default_language)
 
@@ -291,16 +243,9 @@ def _poll_problem(questions: dict, options: dict, default: str) -> str | None:
 
 
 def _poll_chart(poll, tally: dict[int, int], language: str) -> Markup:
-    """The answers as horizontal bars (pygal SVG, no JavaScript)."""
-    import pygal
-
-    labels = [f"{n} {option}"[:40] for n, option in enumerate(poll.options[language], start=1)]
-    chart = pygal.HorizontalBar(**{**COMMON, "show_legend": False, "print_values": True}, title=_("Answers"))
-    chart.height = max(140, 60 + 30 * len(labels))
-    chart.max_scale = 5
-    chart.x_labels = list(reversed(labels))
-    chart.add(_("Answers"), list(reversed([tally.get(n, 0) for n in range(1, len(labels) + 1)])))
-    return _render(chart)
+    """Answers per option as bars with whole-number ticks; the tally table beside it has the numbers."""
+    rows = [(f"{n} {option}"[:40], tally.get(n, 0)) for n, option in enumerate(poll.options[language], start=1)]
+    return bar_chart(_("Answers"), rows, column=_("Answer"), style=True).svg or Markup("")
 
 
 def _poll_language(poll) -> str:
@@ -315,15 +260,13 @@ def _poll_language(poll) -> str:
 def poll(poll_id: int):
     """Live tallies as a chart, and the form to send the results and what will change to the participants."""
     with storage.reading(tipline().db) as db_session:
-        found = storage.poll_by_id(db_session, poll_id=poll_id)
-        if found is None:
-            abort(404)
+        found = get_or_404(storage.poll_by_id(db_session, poll_id=poll_id))
         tally = storage.poll_tally(db_session, poll_id=found.id)
         sent = storage.list_broadcasts(db_session, poll_id=found.id)
         outcomes = storage.broadcast_outcomes(db_session, broadcast_ids=[b.id for b in sent])
         participants = len(storage.poll_participants(db_session, poll_id=found.id))
     language = _poll_language(found)
-    results_form = _language_form({"change": (_l("What will change"), MAX_CHANGE)}, places=False)
+    results_form = language_form({"change": (_l("What will change"), MAX_CHANGE)}, places=False)
     return render_template(
         "dashboard/community_poll.html", poll=found, tally=tally, total=sum(tally.values()), language=language,
         chart=_poll_chart(found, tally, language), broadcasts=sent, outcomes=outcomes, participants=participants,
@@ -335,24 +278,22 @@ def poll(poll_id: int):
 @staff_required
 def poll_results(poll_id: int):
     """Draft the results message to everyone who answered; the next page shows the cost before sending."""
-    form = _language_form({"change": (_l("What will change"), MAX_CHANGE)}, places=False)
+    form = language_form({"change": (_l("What will change"), MAX_CHANGE)}, places=False)
     if not form.validate():
-        return _bad_request(_form_problems(form))
+        return problem(form_problems(form))
     changes = _texts(form, "change")
     with storage.writing(tipline().db) as db_session:
-        found = storage.poll_by_id(db_session, poll_id=poll_id)
-        if found is None:
-            abort(404)
+        found = get_or_404(storage.poll_by_id(db_session, poll_id=poll_id))
         texts = community.compose_results(tipline(), found, storage.poll_tally(db_session, poll_id=found.id), changes)
         if tipline().flow.default_language in found.questions and tipline().flow.default_language not in texts:
-            return _bad_request(_("Write what will change at least in %(language)s, the deployment's default language.",
+            return problem(_("Write what will change at least in %(language)s, the deployment's default language.",
                                   language=tipline().flow.languages[tipline().flow.default_language].name))
         if not texts:
-            return _bad_request(_("Write what will change."))
+            return problem(_("Write what will change."))
         broadcast = storage.add_broadcast(db_session, kind="poll_results", texts=texts, place_codes=[],
                                           created_by=current_user.email, now=now(), poll_id=found.id)
         audit(db_session, "poll_results_drafted", target=f"poll {found.id}", detail={"broadcast": broadcast.id})
-    return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast.id))
+    return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast.id))
 
 
 @bp.route("/community/polls/<int:poll_id>/close", methods=["POST"])
@@ -361,22 +302,29 @@ def close_poll(poll_id: int):
     """Stop counting answers: later digits go to the ordinary conversation."""
     form = EmptyForm(prefix="close")
     if not form.validate():
-        return _bad_request(_form_problems(form))
+        return problem(form_problems(form))
     with storage.writing(tipline().db) as db_session:
-        found = storage.poll_by_id(db_session, poll_id=poll_id)
-        if found is None:
-            abort(404)
+        found = get_or_404(storage.poll_by_id(db_session, poll_id=poll_id))
         if found.status == "open":
             found.status, found.closed_at = "closed", now()
             db_session.add(found)
             audit(db_session, "poll_closed", target=f"poll {found.id}")
     flash(_("The poll is closed."))
-    return redirect(url_for("dashboard.poll", poll_id=poll_id))
+    return redirect(url_for("dashboard.community.poll", poll_id=poll_id))
 
 
 # ---- ideas ---------------------------------------------------------------------------------------------
 
 IDEAS_PER_PAGE = 100
+
+
+@bp.route("/community/volunteers")
+@staff_required
+def volunteers():
+    """How many volunteers there are, where and in which language: counts only, never a number."""
+    return render_template("dashboard/community_volunteers.html",
+                           **volunteers_context(tipline().db, flow=tipline().flow,
+                                                flows_path=tipline().settings.flows_path))
 
 
 @bp.route("/community/ideas")
@@ -385,11 +333,8 @@ def ideas():
     """Suggestions sent with IDEA, newest first, filtered by status."""
     status = request.args.get("status") or None
     if status not in (None, *IDEA_STATUSES):
-        return _bad_request(_("Unknown status."))
-    try:
-        page = max(1, min(int(request.args.get("page", "1")), 100_000))
-    except ValueError:
-        page = 1
+        return problem(_("Unknown status."))
+    page = page_number(request.args, last=100_000)
     with storage.reading(tipline().db) as db_session:
         found = storage.list_ideas(db_session, status=status, limit=IDEAS_PER_PAGE + 1,
                                    offset=(page - 1) * IDEAS_PER_PAGE)
@@ -404,15 +349,13 @@ def idea_status(idea_id: int):
     """Mark an idea new, considered or done."""
     form = IdeaStatusForm()
     if not form.validate():
-        return _bad_request(_form_problems(form))
+        return problem(form_problems(form))
     with storage.writing(tipline().db) as db_session:
-        idea = storage.idea_by_id(db_session, idea_id=idea_id)
-        if idea is None:
-            abort(404)
+        idea = get_or_404(storage.idea_by_id(db_session, idea_id=idea_id))
         before = idea.status
         if before != form.status.data:
             storage.set_idea_status(db_session, idea_id=idea_id, status=form.status.data, now=now())
             audit(db_session, "idea_status_changed", target=f"idea {idea_id}",
                   detail={"from": before, "to": form.status.data})
     flash(_("Status saved."))
-    return redirect(url_for("dashboard.ideas", status=request.args.get("status") or None))
+    return redirect(url_for("dashboard.community.ideas", status=request.args.get("status") or None))

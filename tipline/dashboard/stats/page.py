@@ -8,32 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
 
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
-from .. import storage
-from ..engine.place_map import Tile, load_place_map
-from ..engine.places import Place
-from ..models import TIP_STATUSES
-from ..storage_statistics import (
+from ... import storage
+from ...engine.place_map import Tile, load_place_map
+from ...engine.places import Place
+from ...models import TIP_STATUSES
+from ...storage_statistics import (
     PartnerResponse,
     open_urgent_by_age,
     partner_response_times,
     tip_figures,
 )
+from ..common import day_start, in_range
 from .charts import Chart, bar_chart, per_day_chart
 from .tile_map import tile_map
 
 DEFAULT_DAYS = 30
 LONGEST_DAYS = 366  # one chart bar a day: a year at most
 TOP_PLACES = 10
-# The days a filter may name: far enough from date.min and date.max that a day's end, and a year
-# before it, still exist (?until=9999-12-31 must not overflow into a 500).
-FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
 
 Word = Callable[[str, str | None], str]  # (kind, key) -> the words shown for it
 
@@ -59,7 +57,7 @@ def period(args: Mapping[str, str], today: date) -> tuple[date, date]:
 
     def day(name: str, default: date) -> date:
         try:
-            return min(max(date.fromisoformat(args.get(name, "")), FIRST_DAY), LAST_DAY)
+            return in_range(date.fromisoformat(args.get(name, "")))
         except ValueError:
             return default
 
@@ -68,11 +66,6 @@ def period(args: Mapping[str, str], today: date) -> tuple[date, date]:
     if since > until:
         since, until = until, since
     return max(since, until - timedelta(days=LONGEST_DAYS)), until
-
-
-def day_start(day: date, zone: tzinfo) -> datetime:
-    """When a local day begins, in UTC."""
-    return datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc)
 
 
 @cache
@@ -106,7 +99,7 @@ def statistics_context(
 ) -> dict:
     """The template's context: the period, the figures, the charts (each with a table) and the map."""
     since, until = period(args, now.astimezone(zone).date())
-    start, end = day_start(since, zone), day_start(until + timedelta(days=1), zone)
+    start, end = day_start(since, zone), day_start(until + timedelta(days=1), zone)  # local days, in UTC
     with storage.reading(db) as session:
         figures = tip_figures(session, since=start, until=end, zone=zone)
         responses = partner_response_times(session, since=start, until=end)

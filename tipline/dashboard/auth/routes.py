@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import secrets
-
-from flask import flash, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
-from flask_limiter import RateLimitExceeded
-from flask_login import current_user, login_user, logout_user
-from flask_wtf.csrf import CSRFError
-
-from .. import storage
-from . import LANGUAGES, bp, csrf, login_manager
-from .common import Account, admin_required, audit, load_account, now, tipline
-from . import sessions
-from .forms import (
-    ChangePasswordForm,
-    CodeForm,
-    EmptyForm,
-    LanguageForm,
-    LoginForm,
-    ResetPasswordForm,
-    UserSettingsForm,
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
 )
-from .security import (
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from ... import storage
+from .. import sessions
+from ..common import Account, audit, now, tipline
+from ..extensions import LANGUAGES, login_manager
+from ..forms import LanguageForm
+from ..security import (
     ACCOUNT_LIMIT,
     ADDRESS_LIMIT,
     CODE_ACCOUNT_LIMIT,
@@ -49,81 +46,10 @@ from .security import (
     unknown_client,
     verify_password,
 )
+from .forms import ChangePasswordForm, CodeForm, LoginForm
 
-# Pages a signed-in account may open before it has set up a second factor an admin requires.
-ENROLMENT_EXEMPT = {"dashboard.enroll_2fa", "dashboard.logout", "dashboard.static", "dashboard.language"}
-# ... and before it has replaced a password an admin reset.
-PASSWORD_EXEMPT = {"dashboard.change_password", "dashboard.logout", "dashboard.static", "dashboard.language"}
-TEMPORARY_PASSWORD_BYTES = 12  # 16 characters from secrets.token_urlsafe
+bp = Blueprint("auth", __name__)
 
-
-login_manager.user_loader(load_account)
-
-
-@bp.before_request
-def guard():
-    """CSRF on every dashboard form post; a password an admin reset is replaced and a required
-    second factor set up before anything else.
-
-    A NUL character is refused first: PostgreSQL cannot hold or compare it, so it would be a 500.
-    """
-    if "\x00" in request.path or any("\x00" in value for source in (request.args, request.form)
-                                      for _name, value in source.items(multi=True)):
-        return render_template("dashboard/error.html", message=_("Check the form and try again.")), 400
-    if getattr(session, "unavailable", False):  # the session could not be read: not a reason to sign out
-        return render_template("dashboard/error.html", message=_(
-            "The database does not answer. Try again in a minute.")), 503
-    if request.method == "POST":
-        csrf.protect()
-    if (
-        current_user.is_authenticated and current_user.password_change_required
-        and request.endpoint not in PASSWORD_EXEMPT
-    ):
-        return redirect(url_for("dashboard.change_password"))
-    if (
-        current_user.is_authenticated and current_user.totp_required and not current_user.totp_enabled
-        and request.endpoint not in ENROLMENT_EXEMPT
-    ):
-        return redirect(url_for("dashboard.enroll_2fa"))
-    return None
-
-
-@bp.after_request
-def private_headers(response):
-    """Pages hold tips: never cached, never framed, no referrer leaves, no script runs."""
-    if request.endpoint != "dashboard.static":  # the style sheet may be cached: it holds nothing private
-        response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'",
-    )
-    return response
-
-
-@bp.errorhandler(RateLimitExceeded)
-def too_many_attempts(_error):
-    message = _("Too many failed login attempts. Wait 15 minutes and try again, or ask an admin for help.")
-    return render_template("dashboard/error.html", message=message), 429
-
-
-@bp.errorhandler(CSRFError)
-def csrf_failed(_error):
-    message = _("This form expired or did not come from this site. Go back, reload the page and try again.")
-    return render_template("dashboard/error.html", message=message), 400
-
-
-@bp.errorhandler(403)
-def forbidden(_error):
-    return render_template("dashboard/error.html", message=_("Your account may not open this page.")), 403
-
-
-@bp.errorhandler(404)
-def not_found(_error):
-    return render_template("dashboard/error.html", message=_("Not found.")), 404
 
 
 def local_target(target: str | None) -> str | None:
@@ -134,7 +60,7 @@ def local_target(target: str | None) -> str | None:
 
 
 def _after_login() -> str:
-    return session.pop("after_login", None) or url_for("dashboard.queue")
+    return session.pop("after_login", None) or url_for("dashboard.tips.queue")
 
 
 def _finish_login(db_session, user, *, second_factor: bool) -> None:
@@ -171,7 +97,7 @@ def _fail(db_session, email: str, reason: str) -> None:
 def login():
     """Sign in with email and password."""
     if current_user.is_authenticated:
-        return redirect(url_for("dashboard.queue"))
+        return redirect(url_for("dashboard.tips.queue"))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
@@ -191,7 +117,7 @@ def login():
                     sessions.begin(db_session, user_id=user.id, now=now(), pending=True)
                     if target:
                         session["next"] = target
-                    return redirect(url_for("dashboard.login_2fa"))
+                    return redirect(url_for("dashboard.auth.login_2fa"))
                 _finish_login(db_session, user, second_factor=False)
                 return redirect(_after_login())
     elif request.method == "POST":
@@ -219,7 +145,7 @@ def login_2fa():
     with storage.writing(tipline().db) as db_session:
         user = _pending_user(db_session)
         if user is None:
-            return redirect(url_for("dashboard.login"))
+            return redirect(url_for("dashboard.auth.login"))
         if form.validate_on_submit():
             secret = tipline().contacts.open(user.totp_sealed)
             step = totp_step(secret, form.code.data, now(), user.totp_last_step) if secret else None
@@ -244,7 +170,7 @@ def logout():
                 audit(db_session, "logout")
             sessions.end(db_session)
     logout_user()
-    return redirect(url_for("dashboard.login"))
+    return redirect(url_for("dashboard.auth.login"))
 
 
 @bp.route("/account/2fa", methods=["GET", "POST"])
@@ -271,7 +197,7 @@ def enroll_2fa():
                 audit(db_session, "totp_enabled", target=current_user.email)
             session.pop("totp_setup", None)
             flash(_("Two-factor sign-in is on."))
-            return redirect(url_for("dashboard.queue"))
+            return redirect(url_for("dashboard.tips.queue"))
     return render_template(
         "dashboard/enroll_2fa.html", form=form, error=error, secret=secret,
         uri=totp_uri(secret, current_user.email), done=False,
@@ -284,48 +210,12 @@ def language():
     form = LanguageForm()
     if form.validate_on_submit() and form.lang.data in LANGUAGES:
         session["lang"] = form.lang.data
-    return redirect(local_target(form.next.data) or url_for("dashboard.queue"))
-
-
-@bp.route("/users", methods=["GET", "POST"])
-@admin_required
-def users():
-    """Admins: who has an account, and whether it must use a second factor."""
-    form = UserSettingsForm()
-    if request.method == "POST":
-        if not form.validate():
-            return render_template("dashboard/error.html", message=_("Check the form and try again.")), 400
-        user_id = int(form.user_id.data)
-        with storage.writing(tipline().db) as db_session:
-            user = storage.user_by_id(db_session, user_id=user_id)
-            if user is None:
-                return render_template("dashboard/error.html", message=_("Not found.")), 404
-            changes: dict = {}
-            if form.totp_required.data != user.totp_required:
-                changes["totp_required"] = form.totp_required.data
-            if form.active.data != user.active and user.id != current_user.id:  # never lock yourself out
-                changes["active"] = form.active.data
-                changes["session_token"] = new_session_token()
-            if form.reset_totp.data and user.totp_sealed is not None:
-                changes.update(totp_sealed=None, totp_last_step=None, session_token=new_session_token())
-            if changes:
-                storage.update_user(db_session, user_id=user.id, **changes)
-                if "session_token" in changes:  # disabled, or its second factor reset: signed out everywhere
-                    sessions.end_all(db_session, user_id=user.id)
-                audit(db_session, "user_changed", target=user.email,
-                      detail={k: v for k, v in changes.items() if k in ("totp_required", "active")}
-                      | ({"reset_totp": True} if "totp_sealed" in changes else {}))
-        flash(_("Saved."))
-        return redirect(url_for("dashboard.users"))
-    with storage.reading(tipline().db) as db_session:
-        accounts = storage.list_users(db_session)
-    return render_template("dashboard/users.html", accounts=accounts, form_class=UserSettingsForm,
-                           logout_form=EmptyForm())
+    return redirect(local_target(form.next.data) or url_for("dashboard.tips.queue"))
 
 
 # ---- passwords ---------------------------------------------------------------------------------------
 
-def _set_password(db_session, user, password: str, *, must_change: bool) -> None:
+def set_password(db_session, user, password: str, *, must_change: bool) -> None:
     """A new password ends every session of the account (the caller starts this browser's again)."""
     storage.update_user(db_session, user_id=user.id, password_hash=hash_password(password),
                         password_change_required=must_change, session_token=new_session_token())
@@ -354,7 +244,7 @@ def change_password():
                 error = _("Choose a password different from the current one.")
             else:
                 try:
-                    _set_password(db_session, user, form.new.data, must_change=False)
+                    set_password(db_session, user, form.new.data, must_change=False)
                 except PasswordError:
                     error = _("The new password needs at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)
                 else:
@@ -362,29 +252,10 @@ def change_password():
                     login_user(Account(storage.user_by_id(db_session, user_id=user.id)))
                     audit(db_session, "password_changed", target=user.email)
                     flash(_("Your password is changed. You are signed out everywhere else."))
-                    return redirect(url_for("dashboard.queue"))
+                    return redirect(url_for("dashboard.tips.queue"))
     elif request.method == "POST":
         error = _("Fill in every field.")
     return render_template("dashboard/account_password.html", form=form, error=error,
                            forced=current_user.password_change_required), (400 if error else 200)
 
 
-@bp.route("/users/password", methods=["POST"])
-@admin_required
-def reset_password():
-    """Admins: a temporary password, shown once, that the account must replace at its next login."""
-    form = ResetPasswordForm()
-    if not form.validate():
-        return render_template("dashboard/error.html", message=_("Check the form and try again.")), 400
-    with storage.writing(tipline().db) as db_session:
-        user = storage.user_by_id(db_session, user_id=int(form.user_id.data))
-        if user is None:
-            return render_template("dashboard/error.html", message=_("Not found.")), 404
-        if user.id == current_user.id:
-            return render_template("dashboard/error.html", message=_(
-                "To change your own password, use Change password.")), 400
-        temporary = secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
-        _set_password(db_session, user, temporary, must_change=True)
-        audit(db_session, "password_reset", target=user.email, detail={"must_change": True})
-    # Shown in this answer only (never cached, never in a cookie or the database): the admin passes it on.
-    return render_template("dashboard/users_password.html", email=user.email, temporary=temporary)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 
-from .. import storage
-from ..storage_statistics import volunteers_by_place
-from .statistics_page import place_map
-from .tile_map import tile_map
+from ... import storage
+from ...storage_statistics import volunteers_by_place
+from ..stats.page import place_map
+from ..stats.tile_map import tile_map
 
 
 @dataclass

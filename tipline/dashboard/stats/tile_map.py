@@ -13,7 +13,7 @@ from xml.etree import ElementTree
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from ..engine.place_map import Tile
+from ...engine.place_map import Tile
 
 SIZE, GAP, LEGEND = 58, 4, 44
 # Light to dark blue; the dark ones carry white text, each pair at a contrast of 4.5:1 or more.

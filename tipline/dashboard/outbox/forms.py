@@ -1,0 +1,17 @@
+"""The outbox page's filters."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+
+
+class OutboxFilterForm(FlaskForm):
+    """Read from the query string: filtering changes nothing, so it needs no token."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(_l("Status"), default="")
+    kind = SelectField(_l("Kind"), default="")

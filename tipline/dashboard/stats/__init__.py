@@ -1,0 +1,5 @@
+"""The statistics feature."""
+
+from .routes import bp
+
+__all__ = ["bp"]

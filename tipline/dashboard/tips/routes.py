@@ -1,0 +1,381 @@
+"""The tips feature: the triage queue, a tip's page, case work, escalation, asking the reporter, export."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ... import casework, storage
+from ...casework import CaseworkRefused
+from ...engine.gsm import non_gsm_characters, segments
+from ...escalation import escalate_tip
+from ...export import csv_chunks, json_chunks
+from ...followup import FollowUpRefused, ask_reporter
+from ..common import (
+    actor,
+    admin_required,
+    audit,
+    audit_queue_view,
+    day_end,
+    day_start,
+    get_or_404,
+    now,
+    staff_required,
+    tipline,
+)
+from ..errors import invalid, problem
+from ..forms import choices
+from .escalation import (
+    CLOSED,
+    QUESTION_SEGMENTS,
+    can_ask,
+    escalation_panel,
+    follow_up_text,
+    partner_options,
+    plain_question,
+    question_budget,
+)
+from .forms import (
+    AskForm,
+    AssignForm,
+    DuplicateForm,
+    EscalateForm,
+    ExportForm,
+    NoteForm,
+    OutcomeForm,
+    QueueFilterForm,
+    StatusForm,
+)
+
+bp = Blueprint("tips", __name__)
+PER_PAGE = 50
+
+
+# ---- queue -----------------------------------------------------------------------------------------
+
+@bp.route("/")
+@login_required
+def queue():
+    """The triage queue: open immediate-danger tips first, then newest first, filtered."""
+    form = QueueFilterForm(formdata=request.args)
+    form.place.choices = choices([("", _("any"))] + [
+        (p.code, p.name if p is top else f"· {p.name}") for top in tipline().flow.places for p in (top, *top.children)
+    ])
+    form.validate()  # a field that does not parse is shown with its error and ignored
+
+    def value(field):
+        return field.data if field.data not in ("", None) and not field.errors else None
+
+    complete = value(form.complete)
+    filters = storage.QueueFilter(
+        status=value(form.status), urgency=value(form.urgency), category=value(form.category),
+        language=(value(form.language) or "").strip().lower() or None, channel=value(form.channel),
+        complete=None if complete is None else complete == "yes",
+        since=day_start(value(form.since)), until=day_end(value(form.until)),
+        search=(value(form.q) or "").strip() or None, place_code=value(form.place),
+    )
+    with storage.reading(tipline().db) as db_session:
+        page = storage.tip_queue(
+            db_session, filters=filters, role=current_user.role, partner=current_user.partner,
+            page=value(form.page) or 1, per_page=PER_PAGE,
+        )
+    with storage.writing(tipline().db) as db_session:  # recorded before anything is shown
+        audit_queue_view(db_session, filters, page)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("dashboard/queue.html", form=form, page=page, args=args,
+                           tip_url=url_for("dashboard.tips.tip", reference="X")[:-1],
+                           export_form=ExportForm() if current_user.is_admin else None)
+
+
+# ---- tip detail and case work -----------------------------------------------------------------------
+
+def _visible_tip(db_session, reference: str):
+    return get_or_404(storage.visible_tip(db_session, reference=reference.upper(), role=current_user.role,
+                                          partner=current_user.partner))
+
+
+@bp.route("/tips/<reference>")
+@login_required
+def tip(reference: str):
+    """One tip: every answer, additions, and for staff the timeline, notes and actions."""
+    with storage.writing(tipline().db) as db_session:
+        found = storage.visible_tip(db_session, reference=reference.upper(), role=current_user.role,
+                                    partner=current_user.partner)
+        if found is None:
+            # Recorded too: a partner trying references that are not theirs shows up here.
+            audit(db_session, "tip_view_denied", target=reference[:32])
+            context = None
+        else:
+            audit(db_session, "tip_viewed", target=found.reference)
+            context = _tip_context(db_session, found)
+    return render_template("dashboard/tip.html", **get_or_404(context))
+
+
+def _tip_context(db_session, found) -> dict:
+    """What the tip page shows: partners get the report only, staff the whole case."""
+    additions = storage.additions_by_tip(db_session, tip_ids=[found.id]).get(found.id, [])
+    context = {"tip": found, "additions": additions, "panel": escalation_panel(db_session, found)}
+    if current_user.is_staff:
+        case = storage.tip_case(db_session, tip=found)
+        staff = storage.list_users(db_session, roles=storage.STAFF_ROLES)
+        assign_form = AssignForm()
+        assign_form.assignee.choices = choices([("", _("nobody"))] + [(str(u.id), u.email) for u in staff if u.active])
+        assign_form.assignee.data = str(case.assignee_id) if case and case.assignee_id else ""
+        status_form = StatusForm()
+        status_form.status.choices = status_choices(found.status)
+        status_form.status.data = found.status
+        context.update(
+            timeline=storage.tip_timeline(db_session, tip=found),
+            notes=storage.tip_notes(db_session, tip=found),
+            case=case,
+            assignee=next((u.email for u in staff if case and u.id == case.assignee_id), None),
+            duplicate_of=(storage.tip_reference_by_id(db_session, tip_id=case.duplicate_of_id)
+                          if case and case.duplicate_of_id else None),
+            duplicates=storage.duplicates_of(db_session, tip=found),
+            status_form=status_form, note_form=NoteForm(), assign_form=assign_form,
+            duplicate_form=DuplicateForm(), outcome_form=OutcomeForm(),
+            outcomes=storage.reported_outcomes(db_session, tip=found) if found.outcome_reported_at else [],
+        )
+    return context
+
+
+def status_choices(status: str):
+    """The tip's own status, then where an operator may move it: forward first, then back (with a reason)."""
+    steps = casework.operator_steps(status)
+    return choices([(status, _("%(status)s (now)", status=status))] + [
+        (step.to, _("%(status)s: back, give a reason", status=step.to) if step.backwards else step.to)
+        for step in steps
+    ])
+
+
+def refused(refusal: CaseworkRefused) -> Response:
+    """Why case work was refused, in the page's language."""
+    facts = {"current": refusal.facts.get("status", ""), "target": refusal.facts.get("to", "")}
+    if refusal.code == "reason_required":
+        message, status = _("Going back from %(current)s to %(target)s needs a reason: write it in the reason "
+                            "field. It is kept in the audit trail.", **facts), 400
+    elif refusal.code == "no_outcome":
+        message, status = _("No outcome from a partner is waiting for confirmation on this tip."), 409
+    elif facts["target"] == "acknowledged":
+        message, status = _("Only a partner acknowledges a tip: they answer ACK and the reference by SMS."), 409
+    elif facts["target"] == "escalated":
+        message, status = _("A tip becomes escalated when it is sent to a partner: use Escalate."), 409
+    else:
+        message, status = _("A tip cannot go from %(current)s to %(target)s.", **facts), 409
+    return problem(message, status)
+
+
+def _locked_tip(db_session, reference: str):
+    """The tip for case work, locked on PostgreSQL: two operators acting at once act one after the other."""
+    return storage.lock_tip(db_session, tip_id=_visible_tip(db_session, reference).id)
+
+
+def _back(reference: str, anchor: str | None = None):
+    return redirect(url_for("dashboard.tips.tip", reference=reference, _anchor=anchor))
+
+
+@bp.route("/tips/<reference>/status", methods=["POST"])
+@staff_required
+def change_status(reference: str):
+    """Move a tip as the status rules allow; going back needs a reason (kept in the audit trail)."""
+    form = StatusForm()
+    if not form.validate():
+        return invalid(form)
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = _locked_tip(db_session, reference)
+            casework.change_status(db_session, found, actor=actor(), to=form.status.data, reason=form.reason.data,
+                                   now=now())
+    except CaseworkRefused as refusal:  # raised before any change; the transaction rolls back all the same
+        return refused(refusal)
+    flash(_("Status saved."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/outcome", methods=["POST"])
+@staff_required
+def outcome(reference: str):
+    """Confirm a partner's outcome and close the tip, or do not confirm it (with a reason): it stays open."""
+    form = OutcomeForm()
+    if not form.validate():
+        return invalid(form)
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = _locked_tip(db_session, reference)
+            if form.decision.data == "confirm":
+                casework.confirm_outcome(db_session, found, actor=actor(), now=now())
+            else:
+                casework.reject_outcome(db_session, found, actor=actor(), reason=form.reason.data, now=now())
+    except CaseworkRefused as refusal:
+        return refused(refusal)
+    flash(_("Outcome confirmed and the tip closed.") if form.decision.data == "confirm"
+          else _("Outcome not confirmed: the tip stays open."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/notes", methods=["POST"])
+@staff_required
+def add_note(reference: str):
+    """Add an internal note (operators only; never sent to anyone)."""
+    form = NoteForm()
+    if not form.validate() or not form.text.data.strip():
+        return invalid(form)
+    with storage.writing(tipline().db) as db_session:
+        found = _visible_tip(db_session, reference)
+        storage.add_note(db_session, tip=found, author=current_user.email, text=form.text.data.strip(), now=now())
+        audit(db_session, "note_added", target=found.reference)
+    flash(_("Note added."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/assign", methods=["POST"])
+@staff_required
+def assign(reference: str):
+    """Give the tip to an operator (or to nobody)."""
+    form = AssignForm()
+    with storage.writing(tipline().db) as db_session:
+        found = _visible_tip(db_session, reference)
+        staff = storage.list_users(db_session, roles=storage.STAFF_ROLES)
+        form.assignee.choices = choices([("", "")] + [(str(u.id), u.email) for u in staff if u.active])
+        if not form.validate():
+            return invalid(form)
+        assignee_id = int(form.assignee.data) if form.assignee.data else None
+        if storage.assign_tip(db_session, tip=found, assignee_id=assignee_id, actor=current_user.email, now=now()):
+            email = next((u.email for u in staff if u.id == assignee_id), None)
+            audit(db_session, "assigned", target=found.reference, detail={"to": email})
+    flash(_("Assignment saved."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/duplicate", methods=["POST"])
+@staff_required
+def mark_duplicate(reference: str):
+    """Close the tip as a duplicate of another one."""
+    form = DuplicateForm()
+    if not form.validate():
+        return invalid(form)
+    original_ref = "".join(form.original.data.split()).upper()
+    if "-" not in original_ref:
+        original_ref = f"{original_ref[:4]}-{original_ref[4:]}"
+    with storage.writing(tipline().db) as db_session:
+        found = _locked_tip(db_session, reference)
+        original = storage.tip_by_reference(db_session, reference=original_ref)
+        if original is None or original.id == found.id:
+            return problem(_("There is no other tip %(reference)s.", reference=original_ref))
+        casework.mark_duplicate(db_session, found, original, actor=actor(), now=now())
+    flash(_("Marked as a duplicate and closed."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/spam", methods=["POST"])
+@staff_required
+def mark_spam(reference: str):
+    """One button for what is plainly not a report."""
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = _locked_tip(db_session, reference)
+            casework.change_status(db_session, found, actor=actor(), to="spam", now=now())
+    except CaseworkRefused as refusal:
+        return refused(refusal)
+    flash(_("Marked as spam."))
+    return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/escalate", methods=["POST"])
+@staff_required
+def escalate(reference: str):
+    """Send the tip to one partner through the outbox; the tip becomes 'escalated'."""
+    form = EscalateForm()
+    with storage.writing(tipline().db) as db_session:
+        tip = _locked_tip(db_session, reference)
+        form.partner.choices = choices(
+            partner_options(db_session, tip, storage.escalations_for_tip(db_session, tip_id=tip.id)))
+        if not form.validate():
+            return problem(_("Choose one of the active partners this tip has not gone to yet."))
+        if tip.status in CLOSED:
+            return problem(_("This tip is closed: set another status before escalating it."))
+        partner = storage.partner_by_id(db_session, partner_id=int(form.partner.data))
+        escalation = escalate_tip(db_session, tip, partner, actor=actor(), now=now(), outbound=tipline().outbound)
+    if escalation is None:
+        flash(_("This tip already went to %(name)s.", name=partner.name))
+    else:
+        flash(_("Escalated to %(name)s: the message is in the outbox.", name=partner.name))
+    return _back(tip.reference, anchor="escalation")
+
+
+@bp.route("/tips/<reference>/ask", methods=["POST"])
+@staff_required
+def ask(reference: str):
+    """Relay a question to the reporter through the outbox; the number stays sealed, never shown."""
+    form = AskForm()
+    with storage.writing(tipline().db) as db_session:
+        tip = _locked_tip(db_session, reference)
+        if not can_ask(tip):
+            reason = (_("This tip is closed.") if tip.status in CLOSED
+                      else _("The reporter did not agree to be contacted, or their contact address was deleted."))
+            return problem(_("The question was not sent. %(reason)s", reason=reason), 409)
+        if not form.validate():
+            return _question_problem(tip, form, _("Write a question."))
+        question = plain_question(form.question.data)
+        text = follow_up_text(tip, question)
+        if segments(text) > QUESTION_SEGMENTS:
+            return _question_problem(tip, form, _(
+                "With this question the message takes %(count)s SMS segments; at most %(limit)s are allowed.",
+                count=segments(text), limit=QUESTION_SEGMENTS))
+        try:
+            follow_up = ask_reporter(db_session, tip, question, actor=current_user.email, now=now(),
+                                     outbound=tipline().outbound)
+        except FollowUpRefused as refused:
+            return problem(_("The question was not sent. %(reason)s", reason=str(refused)), 409)
+        audit(db_session, "follow_up_asked", target=tip.reference,
+              detail={"follow_up": follow_up.id, "segments": segments(text)})
+    flash(_("Question queued to the reporter. Their answer will be added to this tip."))
+    return _back(tip.reference, anchor="escalation")
+
+
+def _question_problem(tip, form, message: str) -> Response:
+    """The question comes back with why it does not fit, so nothing typed is lost."""
+    question = plain_question(form.question.data)
+    page = render_template(
+        "dashboard/partners_question.html", tip=tip, form=form, message=message, budget=question_budget(tip),
+        unusual=non_gsm_characters(question), segments=segments(follow_up_text(tip, question)) if question else 0,
+        question_segments=QUESTION_SEGMENTS,
+    )
+    return Response(page, status=400)
+
+
+
+# ---- export ------------------------------------------------------------------------------------------
+
+@bp.route("/export", methods=["POST"])
+@admin_required
+def export():
+    """Admins: every tip as CSV or JSON, the same fields as `tipline tips export`."""
+    form = ExportForm()
+    if not form.validate():
+        return invalid(form)
+    fmt = form.format.data
+    with storage.writing(tipline().db) as db_session:
+        audit(db_session, "export", detail={"format": fmt})
+    db = tipline().db
+
+    def rows():
+        with storage.reading(db) as db_session:
+            yield from storage.export_tips(db_session)
+
+    stamp = now().strftime("%Y%m%d-%H%M")
+    body, mimetype = (json_chunks(rows()), "application/json") if fmt == "json" else (csv_chunks(rows()), "text/csv")
+    return Response(
+        stream_with_context(body), mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="tips-{stamp}.{fmt}"'},
+    )
