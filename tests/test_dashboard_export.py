@@ -14,7 +14,16 @@ from tipline import models, storage
 from tipline.export import BOM, DASHBOARD_COLUMNS, EXPORT_COLUMNS, csv_chunks
 from tipline.storage_export import queue_export
 
-from .dashboard_support import accounts, add_tip, at, fast_passwords, store_app  # noqa: F401  (fixtures)
+from .dashboard_support import (  # noqa: F401  (fixtures)
+    accounts,
+    add_tip,
+    admin,
+    at,
+    audit_log,
+    fast_passwords,
+    post,
+    store_app,
+)
 
 
 @pytest.fixture
@@ -93,3 +102,30 @@ def test_the_cli_export_has_no_byte_order_mark(app, casework):
         text = "".join(csv_chunks(storage.export_tips(session)))
     assert not text.startswith(BOM) and text.splitlines()[0] == ",".join(EXPORT_COLUMNS)
     assert json.loads(json.dumps(rows(app)))  # every field is plain JSON
+
+
+# ---- the queue's export button ------------------------------------------------------------------
+
+def test_the_queue_offers_to_export_what_it_shows(admin, casework):
+    html = admin.get("/dashboard/?category=begging&since=2026-02-01").get_data(as_text=True)
+    form = html.partition('action="/dashboard/export"')[2].partition("</form>")[0]
+    assert '<input type="hidden" name="category" value="begging">' in form
+    assert '<input type="hidden" name="since" value="2026-02-01">' in form
+    assert "Export these tips" in html
+    assert "Export all tips" in admin.get("/dashboard/").get_data(as_text=True)
+
+
+def test_the_export_takes_the_queues_filters(app, admin, casework):
+    response = post(admin, "/dashboard/export", {"format": "csv", "category": "begging", "q": "lampu merah"})
+    text = response.get_data().decode("utf-8-sig")
+    assert [row["reference"] for row in csv.DictReader(io.StringIO(text))] == ["AAAA-2222"]
+    entry = audit_log(app, action="export")[0]
+    assert entry.detail["filters"] == {"category": "begging"} and entry.detail["format"] == "csv"
+    assert "lampu" not in json.dumps(entry.detail)  # searched words only as a fingerprint
+    assert entry.detail["search"]["words"] == 2
+
+
+def test_a_filter_that_does_not_parse_is_ignored_not_a_500(admin, casework):
+    response = post(admin, "/dashboard/export", {"format": "json", "since": "kemarin", "status": "nonsense"})
+    assert response.status_code == 200
+    assert len(json.loads(response.get_data(as_text=True))) == 3
