@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 # that only exist in the middle of a login (the login page itself is checked).
 NOT_PAGES = {"/dashboard/static/<path:filename>", "/static/<path:filename>", "/healthz", "/dashboard/login/code"}
 SERIOUS = ("serious", "critical")
+ERROR_PAGES = ("/dashboard/tips/ZZZZ-9999", "/dashboard/no-such-page")  # what a mistyped link shows
 OVERFLOW = """() => {
   const width = window.innerWidth;
   const wide = [...document.querySelectorAll('body *')]
@@ -97,7 +98,7 @@ def pages(app, values: dict[str, str]) -> list[str]:
         missing = set(rule.arguments) - set(values)
         assert not missing, f"{rule.rule}: give a value for {missing} in world() so the page is checked"
         found.append(re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: values[m.group(1)], rule.rule))
-    return sorted(found)
+    return sorted(found) + list(ERROR_PAGES)
 
 
 def check_pages(browser, server, shots: Path, urls: list[str], *, email: str, language: str, axe: bool):

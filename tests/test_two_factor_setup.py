@@ -24,6 +24,7 @@ def test_the_qr_code_holds_the_key_shown_and_is_drawn_inline(operator, clock):
     assert pyotp.parse_uri(uri).secret == secret and "operator%40example.org" in uri
     svg = re.search(r'<svg[^>]*class="qr".*?</svg>', page, re.S).group(0)
     assert "<title>QR code to scan with an authenticator app</title>" in svg
+    assert "viewBox=" in svg and "width=" not in svg.partition(">")[0]  # scales whole to the size the page gives
     drawn = re.search(r'class="qrline"[^>]* d="([^"]+)"', svg).group(1)
     expected = re.search(r' d="([^"]+)"', segno.make(uri, error="m").svg_inline(lineclass=None, light=None)).group(1)
     assert drawn == expected  # the code encodes exactly the setup link the page shows

@@ -202,7 +202,8 @@ def totp_qr_svg(uri: str, title: str) -> Markup:
 
     Black on white with the standard quiet zone, so phone cameras read it in any page colour."""
     code = segno.make(uri, error="m")
-    return Markup(code.svg_inline(scale=5, dark="#000", light="#fff", border=4, title=title, svgclass="qr"))
+    return Markup(code.svg_inline(scale=5, dark="#000", light="#fff", border=4, title=title, svgclass="qr",
+                                  omitsize=True))  # a viewBox: the page sets its size
 
 
 def totp_step(secret: str, code: str, now: datetime, last_step: int | None) -> int | None:
