@@ -5,19 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tipline import casework, create_app, storage
+from tipline import casework, storage
 
-from .conftest import make_settings
-from .dashboard_support import add_tip, at, audit_log, escalate, fast_passwords, make_user  # noqa: F401
-
-
-@pytest.fixture
-def store_app(tmp_path, database_url, clock, references):
-    settings = make_settings(tmp_path, database_url)
-    storage.upgrade(settings.database_url)
-    app = create_app(settings, clock=clock, reference_maker=references)
-    yield app
-    app.extensions["tipline"].db.dispose()
+from .dashboard_support import add_tip, at, audit_log, escalate, fast_passwords, make_user, store_app  # noqa: F401
 
 
 @pytest.fixture
