@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from html.parser import HTMLParser
 from datetime import datetime, timedelta
 
 import pytest
@@ -68,6 +69,22 @@ def login(client, email: str, password: str = PASSWORD):
 def post(client, path: str, data: dict | None = None, *, token_from: str = "/dashboard/"):
     """A form post with a valid CSRF token, as the browser sends it."""
     return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, token_from)})
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    """What a person reads on a page: its text, without tags and attribute values (a select's values)."""
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
 
 
 def audit_log(app, **filters) -> list:

@@ -3,8 +3,11 @@ a reporter who picks a place from the numbered list whatever the order of the re
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from tipline import storage
 from tipline.escalation import escalate_immediate
+from tipline.models import Tip
 
 ONCALL = "+15550100070"
 JABAR = "+15550100061"  # West Java (province 32)
@@ -104,5 +107,5 @@ def report_urgent_from_the_list(person, tipline, place_code: str, *, story: str)
 
 def stored_by_reporter(tipline):
     with storage.reading(tipline.db) as session:
-        [tip] = session.exec(storage.select(storage.Tip)).all()
+        [tip] = session.exec(select(Tip)).all()
     return tip

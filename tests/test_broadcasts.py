@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -86,6 +87,11 @@ def post(client, path: str, data: dict, *, token_from: str):
     return client.post(path, data={**data, "csrf_token": csrf_token(client, token_from)})
 
 
+def wall_clock(at: datetime) -> str:
+    """A time as an operator in Jakarta types it into a datetime-local field (WIB, no zone)."""
+    return at.astimezone(ZoneInfo("Asia/Jakarta")).strftime("%Y-%m-%dT%H:%M")
+
+
 def draft(operator, *, en: str, id_: str, places: list[str]) -> int:
     response = post(operator, "/dashboard/community/broadcasts/new",
                     {"text_en": en, "text_id": id_, "places": places}, token_from="/dashboard/community/broadcasts/new")
@@ -156,9 +162,9 @@ def test_scheduled_broadcast_goes_only_when_due(app, tipline, watch, operator, f
                          places=["33"])
     when = clock.now + timedelta(hours=3)
     page = f"/dashboard/community/broadcasts/{broadcast_id}"
-    assert post(operator, f"{page}/send", {"action": "schedule", "at": (clock.now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")},
+    assert post(operator, f"{page}/send", {"action": "schedule", "at": wall_clock(clock.now - timedelta(hours=1))},
                 token_from=page).status_code == 400
-    assert post(operator, f"{page}/send", {"action": "schedule", "at": when.strftime("%Y-%m-%dT%H:%M")},
+    assert post(operator, f"{page}/send", {"action": "schedule", "at": wall_clock(when)},
                 token_from=page).status_code == 302
     run_worker(tipline, clock)  # five minutes later: not yet
     assert fake_twilio.requests == []
@@ -169,10 +175,27 @@ def test_scheduled_broadcast_goes_only_when_due(app, tipline, watch, operator, f
     assert "broadcast_drafted" in actions and "broadcast_scheduled" in actions
 
 
+def test_a_time_typed_in_wib_is_kept_as_that_moment(app, tipline, watch, operator, clock):
+    """An operator in Jakarta who types 21:00 means 21:00 WIB, which is 14:00 UTC; the page says WIB."""
+    broadcast_id = draft(operator, en="Evening meeting at the village hall.", id_="Rapat malam di balai desa.",
+                         places=[])
+    page = f"/dashboard/community/broadcasts/{broadcast_id}"
+    assert "(WIB)" in operator.get(page).get_data(as_text=True)
+    typed = (clock.now + timedelta(days=1)).astimezone(ZoneInfo("Asia/Jakarta")).replace(hour=21, minute=0)
+    response = post(operator, f"{page}/send", {"action": "schedule", "at": typed.strftime("%Y-%m-%dT%H:%M")},
+                    token_from=page)
+    assert response.status_code == 302
+    with storage.reading(tipline.db) as session:
+        scheduled = session.get(Broadcast, broadcast_id).scheduled_at
+    assert scheduled == typed.astimezone(scheduled.tzinfo) and scheduled.utcoffset() == timedelta(0)
+    assert scheduled.hour == 14
+    assert typed.strftime("%Y-%m-%d 21:00 WIB") in operator.get(page).get_data(as_text=True)
+
+
 def test_a_cancelled_broadcast_never_goes(app, tipline, watch, operator, fake_twilio, clock):
     broadcast_id = draft(operator, en="Not this one.", id_="Bukan yang ini.", places=[])
     page = f"/dashboard/community/broadcasts/{broadcast_id}"
-    post(operator, f"{page}/send", {"action": "schedule", "at": (clock.now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")},
+    post(operator, f"{page}/send", {"action": "schedule", "at": wall_clock(clock.now + timedelta(hours=1))},
          token_from=page)
     assert post(operator, f"{page}/cancel", {}, token_from=page).status_code == 302
     clock.advance(hours=2)
@@ -182,7 +205,7 @@ def test_a_cancelled_broadcast_never_goes(app, tipline, watch, operator, fake_tw
 
 def test_lesson_of_the_week(app, tipline, watch, fake_twilio, clock):
     admin = _admin(app)
-    response = post(admin, "/dashboard/community/lessons", {"active": "y", "start": clock.now.strftime("%Y-%m-%dT%H:%M")},
+    response = post(admin, "/dashboard/community/lessons", {"active": "y", "start": wall_clock(clock.now)},
                     token_from="/dashboard/community/broadcasts")
     assert response.status_code == 302
     run_worker(tipline, clock)

@@ -35,7 +35,7 @@ def test_join_records_consent_place_and_sealed_address_and_stop_leaves(client, t
     [volunteer] = volunteers(tipline)
     assert not volunteer.active and volunteer.address_sealed is None and volunteer.left_at == clock.now
     with storage.reading(tipline.db) as session:
-        assert storage.active_volunteers(session) == []
+        assert storage.volunteers_in(session, place_codes=[]) == []
 
 
 def test_place_from_the_list_targets_a_province(client, tipline):
@@ -54,8 +54,8 @@ def test_place_from_the_list_targets_a_province(client, tipline):
     [volunteer] = volunteers(tipline)
     assert volunteer.place_code.startswith("33.")
     with storage.reading(tipline.db) as session:
-        assert [v.id for v in storage.active_volunteers(session, place_codes=["33"])] == [volunteer.id]
-        assert storage.active_volunteers(session, place_codes=["32"]) == []
+        assert [v.id for v in storage.volunteers_in(session, place_codes=["33"])] == [volunteer.id]
+        assert storage.volunteers_in(session, place_codes=["32"]) == []
 
 
 def test_declining_or_reporting_never_subscribes(client, tipline):

@@ -184,7 +184,9 @@ def test_practice_talks_through_the_real_engine_and_never_makes_a_tip(app, opera
     for answer in ("1", "1"):  # report a concern; yes, a child is in danger right now
         html = chat(operator, answer)
     assert "112" in html  # the emergency numbers come at once
-    assert "Escalate" in html  # shown as what a real conversation would do, not done
+    # shown as what a real conversation would do, in the interface's words, and not done
+    assert "send the tip to partners and the on-call number at once" in html
+    assert "Escalate" not in html  # never the engine's own name for it
     assert tip_count(app) == 0
     with storage.reading(app.extensions["tipline"].db) as session:
         assert session.exec(sa.text("SELECT count(*) FROM conversation")).one()[0] == 0
@@ -235,7 +237,13 @@ def test_every_interface_text_is_translated_and_compiled():
         po = read_po(handle)
     with open(folder / "messages.mo", "rb") as handle:
         mo = read_mo(handle)
-    translated = {m.id: m.string for m in po if m.id}
+    def strings(catalog) -> dict:  # a plural's forms: tuples in the .po, lists in the .mo
+        def same(value):
+            return tuple(value) if isinstance(value, (list, tuple)) else value
+
+        return {same(m.id): same(m.string) for m in catalog if m.id}
+
+    translated = strings(po)
     missing = sorted(m for m in found if isinstance(m, str) and not translated.get(m))
     assert missing == []
-    assert {m.id: m.string for m in mo if m.id} == translated
+    assert strings(mo) == translated

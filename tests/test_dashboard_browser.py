@@ -58,7 +58,7 @@ def test_change_a_status(app, page, accounts, tips):
     page.get_by_role("button", name="Save status").click()
     page.get_by_text("Status saved.").wait_for()
     assert stored_tip(app, "BBBB-2222")[0].status == "triaged"
-    assert page.locator("ol.timeline").get_by_text("status_changed").is_visible()
+    assert page.locator("ol.timeline").get_by_text("Status changed from new to triaged.").is_visible()
 
 
 def test_add_a_note(app, page, accounts, tips):

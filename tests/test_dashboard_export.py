@@ -12,7 +12,7 @@ import pytest
 
 from tipline import models, storage
 from tipline.export import BOM, DASHBOARD_COLUMNS, EXPORT_COLUMNS, csv_chunks
-from tipline.storage_export import queue_export
+from tipline.storage import queue_export
 
 from .dashboard_support import (  # noqa: F401  (fixtures)
     accounts,

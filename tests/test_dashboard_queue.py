@@ -141,7 +141,7 @@ def test_partner_without_escalations_sees_nothing(partner, tips):
 
 
 def test_counting_stops_at_a_cap_and_paging_goes_on(app, clock, operator, monkeypatch):
-    monkeypatch.setattr(storage, "QUEUE_COUNT_CAP", 60)
+    monkeypatch.setattr(storage.queue, "QUEUE_COUNT_CAP", 60)  # read where tip_queue lives
     for n in range(75):
         add_tip(app, f"Q{n:03d}-2222".replace("0", "Z").replace("1", "Y"), at=at(clock, minutes=n))
     html = operator.get("/dashboard/").get_data(as_text=True)

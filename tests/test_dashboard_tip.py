@@ -45,7 +45,8 @@ def stored(app, reference="ABCD-EFGH"):
 def test_detail_shows_every_answer_additions_and_timeline(app, operator, tip):
     html = operator.get(TIP).get_data(as_text=True)
     for words in ("Three girls &lt;b&gt;kept&lt;/b&gt; at a karaoke bar", "Jalan Melati 5", "every night", "three",
-                  "forced_labour", "They moved them to a boarding house", "immediate danger", "created", "addition"):
+                  "forced labour", "They moved them to a boarding house", "immediate danger", "The report began.",
+                  "The reporter added words to the report."):
         assert words in html
     assert "<b>kept</b>" not in html  # a reporter's words are never markup
     assert "sealed-contact" not in html

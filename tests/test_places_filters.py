@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from click.testing import CliRunner
+from sqlmodel import select
 
 from tipline import storage
 from tipline.cli import main
@@ -66,7 +67,7 @@ def test_urgent_report_from_the_place_list_reaches_the_partner_of_that_province(
     person.send(str(index))  # Jawa Barat
     person.send("1")  # its first regency
     with storage.reading(tipline.db) as session:
-        [tip] = session.exec(storage.select(Tip)).all()
+        [tip] = session.exec(select(Tip)).all()
         reached = {storage.partner_by_id(session, partner_id=e.partner_id).name
                    for e in storage.escalations_for_tip(session, tip_id=tip.id)}
     assert tip.place_code.startswith("32.") and reached == {"Jabar Org"}

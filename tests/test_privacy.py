@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from tipline import storage
+from tipline.models import Tip
 from tipline.privacy import ContactBox, normalize_address, pseudonym
 
 from .conftest import Reporter
@@ -56,7 +57,7 @@ def test_the_number_is_stored_only_sealed_and_only_with_consent(client, tipline)
     for secret in ("5550100021", "5550100022", "Siti Example", "Bogor"):
         assert secret not in dump
     with storage.reading(tipline.db) as session:
-        tips = {t.reporter: t for t in session.exec(sa.select(storage.Tip)).scalars()}
+        tips = {t.reporter: t for t in session.exec(sa.select(Tip)).scalars()}
     with_consent = tips[tipline.reporter_of("+15550100021")]
     without = tips[tipline.reporter_of("whatsapp:+15550100022")]
     assert tipline.contacts.open(with_consent.contact_sealed) == "+15550100021"
@@ -68,8 +69,8 @@ def test_stop_and_exit_delete_the_contact_address(client, tipline):
     for text in ("hi", "1", "2", "Girls recruited for work abroad", "3", "0", "0", "0", "1", "1"):
         reporter.send(text)
     with storage.reading(tipline.db) as session:
-        assert session.exec(sa.select(storage.Tip.contact_sealed)).scalars().one() is not None
+        assert session.exec(sa.select(Tip.contact_sealed)).scalars().one() is not None
     assert reporter.send("STOP") == []
     with storage.reading(tipline.db) as session:
-        tip = session.exec(sa.select(storage.Tip)).scalars().one()
+        tip = session.exec(sa.select(Tip)).scalars().one()
     assert tip.contact_sealed is None and tip.contact_consent is False and tip.complete is True

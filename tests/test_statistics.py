@@ -16,7 +16,7 @@ from tipline.dashboard.stats.tile_map import bands
 from tipline.engine.check import check_flow
 from tipline.engine.flow import FlowError, load_flow
 from tipline.engine.place_map import load_place_map
-from tipline.storage_statistics import open_urgent_by_age, partner_response_times, percentile
+from tipline.storage import open_urgent_by_age, partner_response_times, percentile
 
 from .dashboard_support import accounts, add_tip, at, fast_passwords, operator, post, store_app  # noqa: F401  (fixtures)
 
@@ -176,7 +176,7 @@ def test_days_are_the_deployments_local_days(app, clock, operator, monkeypatch):
     from datetime import datetime, timezone
     from zoneinfo import ZoneInfo
 
-    from tipline.storage_statistics import tip_figures
+    from tipline.storage import tip_figures
 
     add_tip(app, "AAAA-2222", at=datetime(2026, 3, 1, 16, 30, tzinfo=timezone.utc))
     add_tip(app, "BBBB-2222", at=datetime(2026, 3, 1, 17, 30, tzinfo=timezone.utc))  # 00:30 on 2 March

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
 from tipline import create_app, storage
+from tipline.models import TipEvent
 
 from .conftest import Reporter, make_settings
 
@@ -49,7 +51,7 @@ def test_report_add_status_and_export(store, clock):
     assert tip["additions"][0]["text"] == "they left on a blue truck"
     assert tip["reporter"] == tipline.reporter_of("+15550100031")
     with storage.reading(tipline.db) as session:
-        events = list(session.exec(storage.select(storage.TipEvent).order_by(storage.TipEvent.id)))
+        events = list(session.exec(select(TipEvent).order_by(TipEvent.id)))
         stored = storage.tip_by_reference(session, reference=reference)
     # No partner and no on-call number here: the timeline says nobody received it, never "sent"; the
     # typed place names no place in the list.

@@ -21,8 +21,8 @@ from statemachine import State, StateMachine
 
 from . import storage
 from .models import Escalation, Partner, Tip
+from .statuses import CLOSED_STATUSES
 
-CLOSED = ("closed", "spam")
 MAX_REASON = 500
 MAX_NOTE = 2000
 
@@ -170,7 +170,7 @@ def change_status(session, tip: Tip, *, actor: Actor, to: str, reason: str | Non
 
 def confirm_outcome(session, tip: Tip, *, actor: Actor, now: datetime) -> None:
     """The operator confirms the outcome a partner reported, and the tip closes."""
-    if tip.outcome_reported_at is None or tip.status in CLOSED:
+    if tip.outcome_reported_at is None or tip.status in CLOSED_STATUSES:
         raise CaseworkRefused("no_outcome", status=tip.status)
     _record(session, tip, actor, "outcome_confirmed", now)
     _move(session, tip, "close", actor=actor, now=now)
@@ -178,7 +178,7 @@ def confirm_outcome(session, tip: Tip, *, actor: Actor, now: datetime) -> None:
 
 def reject_outcome(session, tip: Tip, *, actor: Actor, reason: str | None, now: datetime) -> None:
     """The outcome a partner reported does not hold (a spoofed DONE, a mistake): the tip stays open."""
-    if tip.outcome_reported_at is None or tip.status in CLOSED:
+    if tip.outcome_reported_at is None or tip.status in CLOSED_STATUSES:
         raise CaseworkRefused("no_outcome", status=tip.status)
     reason = _reason(reason)
     if not reason:

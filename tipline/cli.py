@@ -9,6 +9,7 @@ import sys
 import click
 
 from .settings import Settings, SettingsError
+from .statuses import OUTBOX_STATUSES
 
 
 def _settings() -> Settings:
@@ -378,7 +379,7 @@ def outbox() -> None:
 @outbox.command("list")
 @click.option("--json", "as_json", is_flag=True, help="one JSON array of objects")
 @click.option("--status", "statuses", multiple=True,
-              type=click.Choice(["pending", "sending", "sent", "not_sent", "failed", "dead", "cancelled", "unrouted"]),
+              type=click.Choice([*OUTBOX_STATUSES, "unrouted"]),
               help="only these (unrouted: urgent tips nobody received, listed first)")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000))
 def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:

@@ -26,16 +26,16 @@ from .casework import SYSTEM, Actor
 from .engine import Flow, FlowError, parse_reference
 from .engine.gsm import segments
 from .engine.words import FIELD_WIDTHS, Words
-from .models import NOBODY, Escalation, Partner, Tip
+from .models import Escalation, Partner, Tip
 from .privacy import ContactBox
 from .settings import Settings
+from .statuses import CLOSED_STATUSES, NOBODY
 
 log = logging.getLogger(__name__)
 
 MAX_SEGMENTS = 3
 EVERYWHERE = "everywhere"
 PARTNER_COMMANDS = ("ACK", "DONE", "INFO")
-CLOSED = casework.CLOSED
 
 
 @dataclass
@@ -349,7 +349,7 @@ def escalate_immediate(session, tip: Tip, *, now: datetime, outbound: Outbound) 
 def after_save(session, tip: Tip, *, now: datetime, outbound: Outbound) -> None:
     """An urgent tip learnt more: partners that match now get it, and at completion an update goes to
     those that had it. Never raises (see `guarded`)."""
-    if tip.urgency != "immediate" or tip.status in CLOSED:
+    if tip.urgency != "immediate" or tip.status in CLOSED_STATUSES:
         return
     if not storage.has_event(session, tip_id=tip.id, kind="escalation_requested"):
         return  # routing starts with the reporter's "yes, a child is in danger now"
@@ -424,7 +424,7 @@ def partner_command(session, partner: Partner, text: str, *, now: datetime, outb
     if command == "INFO":
         casework.partner_reads(session, tip, partner, now=now)
         return info_message(outbound, session, tip, language)
-    if tip.status in CLOSED:
+    if tip.status in CLOSED_STATUSES:
         return outbound.say(language, "already_closed", reference=reference)
     if command == "ACK":
         casework.partner_acknowledges(session, tip, escalation, partner, now=now)

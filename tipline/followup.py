@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from . import storage
 from .escalation import Outbound
 from .models import FollowUp, Tip
+from .statuses import CLOSED_STATUSES
 
 MAX_QUESTION = 300
 ANSWER_WINDOW = timedelta(days=7)  # a question older than this no longer captures messages
@@ -34,7 +35,7 @@ def ask_reporter(
         raise FollowUpRefused(f"the question is longer than {MAX_QUESTION} characters")
     if not tip.contact_consent or not tip.contact_sealed:
         raise FollowUpRefused("the reporter did not agree to be contacted, or their contact was deleted")
-    if tip.status in ("closed", "spam"):
+    if tip.status in CLOSED_STATUSES:
         raise FollowUpRefused("the tip is closed")
     address = outbound.contacts.open(tip.contact_sealed)
     if address is None:

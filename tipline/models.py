@@ -9,11 +9,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-TIP_STATUSES = ("new", "triaged", "escalated", "acknowledged", "closed", "spam")
-# An urgent tip reached a partner, only the on-call number, nobody ("unrouted": no partner matches and
-# no on-call number is set), or the attempt broke ("failed": an error, or every message failed).
-ROUTINGS = ("partner", "oncall", "unrouted", "failed")
-NOBODY = ("unrouted", "failed")
+from .statuses import (  # noqa: F401 (re-exported: the tables' allowed values)
+    BROADCAST_STATUSES,
+    ESCALATION_STATUSES,
+    IDEA_STATUSES,
+    NOBODY,
+    OUTBOX_STATUSES,
+    POLL_STATUSES,
+    ROUTINGS,
+    TIP_STATUSES,
+    USER_ROLES,
+)
+
 URGENCIES = ("immediate", "normal")
 CATEGORIES = (
     "forced_labour", "sexual_exploitation", "recruitment", "online", "child_marriage", "begging", "other",
@@ -145,7 +152,6 @@ class ProcessedMessage(SQLModel, table=True):
 
 # ---- dashboard: accounts, case work, audit trail (issue 3) --------------------------------------
 
-USER_ROLES = ("admin", "operator", "partner")
 
 
 class User(SQLModel, table=True):
@@ -245,10 +251,6 @@ sa.Index("ix_tip_outcome_reported_at", Tip.outcome_reported_at)
 
 # ---- partners, escalations and the outbox (issue 4) ------------------------------------------
 
-# not_sent: there was no account to send with (no TWILIO_ACCOUNT_SID): nobody received it.
-OUTBOX_STATUSES = ("pending", "sending", "sent", "not_sent", "failed", "dead", "cancelled")
-# done: an operator confirmed the partner's outcome; cancelled: the tip was closed before an answer.
-ESCALATION_STATUSES = ("sent", "acknowledged", "done", "timed_out", "cancelled")
 
 
 class Partner(SQLModel, table=True):
@@ -367,7 +369,6 @@ class FollowUp(SQLModel, table=True):
 
 # ---- community participation (issue 5) ---------------------------------------------------------
 
-IDEA_STATUSES = ("new", "considered", "done")
 
 
 class Volunteer(SQLModel, table=True):
@@ -404,9 +405,7 @@ class Idea(SQLModel, table=True):
 
 # ---- awareness messages, lessons of the week and polls (issue 5) ----------------------------------
 
-BROADCAST_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
 BROADCAST_KINDS = ("awareness", "lesson", "poll", "poll_results")
-POLL_STATUSES = ("open", "closed")
 
 
 class Poll(SQLModel, table=True):

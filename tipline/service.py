@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -130,6 +131,7 @@ class TipLine:
         self.reference_maker = reference_maker
         self.pin_maker = pin_maker
         self.region = channels.deployment_region(settings)
+        self.zone = ZoneInfo(settings.timezone or self.flow.timezone)  # for the times people read
 
     def reporter_of(self, address: str) -> str:
         return pseudonym(address, self.settings.pseudonym_key, self.region)
@@ -262,7 +264,8 @@ class TipLine:
             return None
         now = self.clock()
         with storage.writing(self.db) as session:
-            partner = storage.partner_by_phone(session, phone=normalize_address(message.sender, self.region))
+            partner = storage.partner_by_phone(
+                session, phone=normalize_address(message.sender, self.region), lock=True)
             if partner is None:
                 return None
             done = storage.processed_twiml(session, message_sid=message.message_sid)

@@ -70,6 +70,7 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     ratelimit_key_prefix: str = "tipline"
     allow_remote_proxy: bool = False
+    timezone: str | None = None  # TIPLINE_TIMEZONE; flows/deployment.yaml's `timezone` if unset
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
@@ -102,6 +103,7 @@ class Settings:
             twilio_whatsapp_from=get("TWILIO_WHATSAPP_FROM"),
             twilio_api_base_url=get("TWILIO_API_BASE_URL"),
             log_level=(get("TIPLINE_LOG_LEVEL") or "INFO").upper(),
+            timezone=get("TIPLINE_TIMEZONE"),
             **_outbox_settings(get),
             **_gateway_settings(get),
             **_security_settings(get),
@@ -135,6 +137,12 @@ class Settings:
             raise SettingsError("TIPLINE_PUBLIC_URL must start with https:// (or http://)")
         if self.session_idle_hours > self.session_max_hours:
             raise SettingsError("TIPLINE_SESSION_IDLE_HOURS must not be more than TIPLINE_SESSION_MAX_HOURS")
+        if self.timezone is not None:
+            from .engine.flow import known_zone
+
+            if not known_zone(self.timezone):
+                raise SettingsError(f"TIPLINE_TIMEZONE {self.timezone!r} is not a time zone name such as Asia/Jakarta "
+                                    "(WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)")
         self._validate_gateway()
 
     def _validate_gateway(self) -> None:

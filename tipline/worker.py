@@ -30,6 +30,7 @@ from .channels.smsgate import GatewaySender, purge_events as purge_gateway_event
 from .engine.gsm import segments
 from .models import OutboxMessage
 from .privacy import mask
+from .statuses import CLOSED_STATUSES, DEAD_LETTERS, NOT_RECEIVED
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +252,7 @@ class Worker:
                 return Outcome("cancelled", {"error": "the volunteer left the watch", "to_sealed": ""})
         elif row.reporter is not None and row.kind != REPLY_KIND:  # a reply answers a message just received
             tip = storage.tip_by_id(session, tip_id=row.tip_id) if row.tip_id else None
-            if tip is None or not tip.contact_sealed or tip.status in ("closed", "spam"):
+            if tip is None or not tip.contact_sealed or tip.status in CLOSED_STATUSES:
                 return Outcome("cancelled", {"error": "contact withdrawn or tip closed", "to_sealed": ""})
         if row.provider == SMSGATE:
             if self.gateway is None:
@@ -338,18 +339,18 @@ class Worker:
                 values["to_sealed"] = ""  # a reporter's address is kept no longer than the sending needs
             settled = storage.settle_outbox(session, message_id=row.id, now=now, status=outcome.status,
                                             claimed_until=None, **values)
-            if outcome.status in storage.NOT_RECEIVED and settled is not None and settled.tip_id is not None:
+            if outcome.status in NOT_RECEIVED and settled is not None and settled.tip_id is not None:
                 tip = storage.lock_tip(session, tip_id=settled.tip_id)
                 if tip is not None:
                     kind = "not_sent" if outcome.status == NOT_SENT else "delivery_failed"
                     storage.add_event(session, tip=tip, kind=kind, at=now,
                                       detail={"kind": settled.kind, "outbox": settled.id, "code": settled.error_code})
-                    if tip.urgency == "immediate" and tip.routing and tip.status not in escalation.CLOSED:
+                    if tip.urgency == "immediate" and tip.routing and tip.status not in CLOSED_STATUSES:
                         # Did anyone receive this urgent tip after all? If not, it is pinned for operators.
                         escalation.settle_routing(session, tip, now=now)
             if outcome.status == "failed" and settled is not None:
                 community.after_failure(session, settled, code=settled.error_code, now=now)
-        level = logging.WARNING if outcome.status in ("failed", "dead") else logging.INFO
+        level = logging.WARNING if outcome.status in DEAD_LETTERS else logging.INFO
         log.log(level, "outbox %s (%s) to %s: %s%s", row.id, row.kind, row.to_hint and f"***{row.to_hint}" or "reporter",
                 outcome.status, f" code {outcome.values.get('error_code')}" if outcome.values.get("error_code") else "")
         return outcome.status

@@ -43,6 +43,7 @@ from sqlalchemy.exc import DBAPIError
 from .. import storage
 from ..engine.gsm import segments
 from ..privacy import normalize_address
+from ..statuses import OUTBOX_WAITING
 from . import SMSGATE
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,7 @@ def record_delivery(tipline, delivery: Delivery) -> bool:
     if ours:
         with storage.reading(tipline.db) as session:
             row = storage.outbox_message(session, message_id=int(ours.group(1)))
-        if row is not None and row.status in ("pending", "sending"):
+        if row is not None and row.status in OUTBOX_WAITING:
             return False
     log.info("gateway delivery %s: %s for an unknown message ignored", delivery.event_id, delivery.event)
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import asdict
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timedelta
 from functools import wraps
 from typing import TypeVar
 
@@ -43,13 +43,14 @@ def in_range(day: date | None) -> date | None:
     return min(max(day, FIRST_DAY), LAST_DAY) if day else day
 
 
-def day_start(day: date | None, zone: tzinfo = timezone.utc) -> datetime | None:
-    """When the day begins in the zone (the deployment's, for the days people pick), in UTC."""
-    return datetime.combine(in_range(day), time.min, tzinfo=zone).astimezone(timezone.utc) if day else None
+def day_start(day: date | None) -> datetime | None:
+    """The start of a day as people there count days (the deployment's time zone)."""
+    return datetime.combine(in_range(day), time.min, tzinfo=tipline().zone) if day else None
 
 
 def day_end(day: date | None) -> datetime | None:
-    return day_start(day) + timedelta(days=1) if day else None
+    """The start of the next day (a day with a clock change is not 24 hours long)."""
+    return datetime.combine(in_range(day) + timedelta(days=1), time.min, tzinfo=tipline().zone) if day else None
 
 
 def tipline() -> TipLine:

@@ -1,29 +1,237 @@
-"""How values read on a page: one function per kind of value, each a Jinja filter or global.
+"""How values read on a page: one function per kind of value, in the page's language.
 
-Registered on the app by install(). Pages never show a code key (a status, a category) as it is
-stored: they pass it through the function for its kind, which says it in the page's language.
+Pages never show a stored code (a status, a category, an audit action): they pass it through the
+function for its kind, registered on the app by install() as a Jinja filter:
 
-Filters: when, age, age_ago.  Globals: event_words, partner_places, place_names, masked.
+    status, category, channel, urgency, escalation_status, outbox_status, outbox_kind, delivery_status,
+    broadcast_status, broadcast_kind, poll_status, idea_status, action, role, bot_events, language, place,
+    localtime (a time in the deployment's zone, with its abbreviation: "2026-05-04 14:05 WIB"),
+    when (the same as localtime), age, age_ago
+
+and as globals: event_words (a timeline entry as a sentence), partner_places, place_names, masked,
+zone_name ("WIB"). The same functions serve code that builds choices for a form (labels()).
+Exports are not pages: they stay ISO 8601 UTC (tipline/export.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..escalation import EVERYWHERE, is_place_code
 from ..privacy import mask
+
+STATUS = {
+    "new": _l("new"), "triaged": _l("triaged"), "escalated": _l("escalated"),
+    "acknowledged": _l("acknowledged by a partner"), "closed": _l("closed"), "spam": _l("spam"),
+}
+CATEGORY = {
+    "forced_labour": _l("forced labour"), "sexual_exploitation": _l("sexual exploitation"),
+    "recruitment": _l("job or school offer away from home"), "online": _l("online, on a phone"),
+    "child_marriage": _l("child marriage"), "begging": _l("begging"), "other": _l("other"),
+}
+CHANNEL = {"sms": "SMS", "whatsapp": "WhatsApp"}
+URGENCY = {"immediate": _l("immediate danger"), "normal": _l("not immediate")}
+ESCALATION_STATUS = {
+    "sent": _l("waiting for acknowledgement"), "acknowledged": _l("acknowledged"),
+    "done": _l("outcome confirmed"), "timed_out": _l("not acknowledged in time"), "cancelled": _l("cancelled"),
+}
+OUTBOX_STATUS = {
+    "pending": _l("waiting to be sent"), "sending": _l("being sent"), "sent": _l("sent"),
+    "not_sent": _l("not sent (no account)"), "failed": _l("failed"), "dead": _l("given up"),
+    "cancelled": _l("cancelled"),
+}
+OUTBOX_KIND = {
+    "reply": _l("reply to a message"), "escalation": _l("tip to a partner"), "alert": _l("alert to the on-call number"),
+    "update": _l("completed report to a partner"), "follow_up": _l("question to a reporter"),
+    "volunteer_awareness": _l("awareness message to volunteers"), "volunteer_lesson": _l("lesson to volunteers"),
+    "volunteer_poll": _l("poll to volunteers"), "volunteer_poll_results": _l("poll results to volunteers"),
+}
+BROADCAST_STATUS = {
+    "draft": _l("draft"), "scheduled": _l("scheduled"), "sending": _l("being sent"), "sent": _l("sent"),
+    "cancelled": _l("cancelled"),
+}
+BROADCAST_KIND = {
+    "awareness": _l("awareness message"), "lesson": _l("lesson of the week"), "poll": _l("poll"),
+    "poll_results": _l("poll results"),
+}
+# Twilio's and the SMS gateway's word for what happened to a message after it left.
+DELIVERY_STATUS = {
+    "accepted": _l("accepted"), "scheduled": _l("scheduled"), "queued": _l("queued"), "sending": _l("being sent"),
+    "sent": _l("sent"), "delivered": _l("delivered"), "undelivered": _l("not delivered"), "failed": _l("failed"),
+    "canceled": _l("cancelled"), "read": _l("read"), "partially_delivered": _l("partly delivered"),
+}
+POLL_STATUS = {"open": _l("open"), "closed": _l("closed")}
+IDEA_STATUS = {"new": _l("new"), "considered": _l("considered"), "done": _l("done")}
+ROLE = {"admin": _l("admin"), "operator": _l("operator"), "partner": _l("partner")}
+# What the audit trail and a tip's timeline record, as a short phrase.
+ACTION = {
+    "tip_viewed": _l("opened a tip"), "tip_view_denied": _l("tried to open a tip that is not theirs"),
+    "queue_viewed": _l("looked at the queue"), "queue_searched": _l("searched the queue"),
+    "export": _l("exported tips"), "login_success": _l("logged in"), "login_failed": _l("login failed"),
+    "logout": _l("logged out"), "totp_enabled": _l("turned two-factor sign-in on"),
+    "user_created": _l("account created"), "user_changed": _l("account changed"),
+    "password_changed": _l("changed their password"), "password_change_failed": _l("password change failed"),
+    "password_reset": _l("password reset"), "partner_added": _l("partner added"),
+    "partner_changed": _l("partner changed"), "partner_deactivated": _l("partner deactivated"),
+    "outbox_retried": _l("message queued again"), "broadcast_drafted": _l("message to volunteers drafted"),
+    "broadcast_scheduled": _l("message to volunteers scheduled"),
+    "broadcast_cancelled": _l("message to volunteers cancelled"), "poll_created": _l("poll created"),
+    "poll_results_drafted": _l("poll results drafted"), "poll_closed": _l("poll closed"),
+    "lesson_schedule_changed": _l("lesson of the week changed"), "idea_status_changed": _l("idea status changed"),
+    "follow_up_asked": _l("question sent to the reporter"), "follow_up_answered": _l("the reporter answered"),
+    "note_added": _l("internal note added"), "assigned": _l("assigned"), "status_changed": _l("status changed"),
+    "marked_duplicate": _l("marked as a duplicate"), "escalated": _l("escalated to a partner"),
+    "outcome_confirmed": _l("partner's outcome confirmed"), "outcome_rejected": _l("partner's outcome not confirmed"),
+    "partner_acknowledged": _l("partner acknowledged"), "partner_info": _l("partner asked for the description"),
+    "partner_outcome": _l("partner reported an outcome"), "addition_after_close": _l("reporter added to a closed tip"),
+    "created": _l("report began"), "completed": _l("report finished"), "addition": _l("reporter added words"),
+    "escalation_requested": _l("child in danger now: routing began"), "routing": _l("routing"),
+    "escalation_timed_out": _l("not acknowledged in time"), "escalation_update": _l("completed report sent on"),
+    "delivery_failed": _l("message not delivered"), "not_sent": _l("message not sent (no account)"),
+    "reporter_withdrew": _l("reporter withdrew"), "place_not_matched": _l("place not found in the places list"),
+}
+
+# What the engine asks the service to do after a turn (tipline.engine.conversation), for the practice chat.
+BOT_EVENT = {
+    "SaveTip": _l("save the report as a tip"), "DiscardTip": _l("delete the unfinished report"),
+    "WithdrawTip": _l("keep the tip, marked as withdrawn by the reporter"),
+    "AddToTip": _l("add the words to the tip"),
+    "Escalate": _l("send the tip to partners and the on-call number at once"),
+    "Subscribe": _l("sign the sender up as a volunteer"), "ShareIdea": _l("keep the idea for the team"),
+    "ForgetContact": _l("delete every contact address the sender left"),
+}
+
+
+def _word(table: dict, value: str | None) -> str:
+    """The value's words; an empty value is empty, an unknown one (from a newer version) shows as it is."""
+    if value in (None, ""):
+        return ""
+    return str(table.get(value, value))
+
+
+def labels(table: dict, values) -> list[tuple[str, str]]:
+    """(value, words) pairs for a form's choices; the words stay lazy, said in each request's language."""
+    return [(value, table.get(value, value)) for value in values]
+
+
+def status(value: str | None) -> str:
+    return _word(STATUS, value)
+
+
+def category(value: str | None) -> str:
+    return _word(CATEGORY, value)
+
+
+def channel(value: str | None) -> str:
+    return _word(CHANNEL, value)
+
+
+def urgency(value: str | None) -> str:
+    return _word(URGENCY, value)
+
+
+def escalation_status(value: str | None) -> str:
+    return _word(ESCALATION_STATUS, value)
+
+
+def outbox_status(value: str | None) -> str:
+    """An outbox status as the page says it; "not_sent" must never read like "sent"."""
+    return _word(OUTBOX_STATUS, value)
+
+
+def outbox_kind(value: str | None) -> str:
+    return _word(OUTBOX_KIND, value)
+
+
+def delivery_status(value: str | None) -> str:
+    return _word(DELIVERY_STATUS, value)
+
+
+def broadcast_status(value: str | None) -> str:
+    return _word(BROADCAST_STATUS, value)
+
+
+def broadcast_kind(value: str | None) -> str:
+    return _word(BROADCAST_KIND, value)
+
+
+def poll_status(value: str | None) -> str:
+    return _word(POLL_STATUS, value)
+
+
+def idea_status(value: str | None) -> str:
+    return _word(IDEA_STATUS, value)
+
+
+def action(value: str | None) -> str:
+    return _word(ACTION, value)
+
+
+def role(value: str | None) -> str:
+    return _word(ROLE, value)
+
+
+def bot_events(names: str | None) -> str:
+    """The practice chat's record of what a real conversation would do ("SaveTip, Escalate") in words."""
+    return "; ".join(_word(BOT_EVENT, name.strip()) for name in (names or "").split(",") if name.strip())
 
 
 def _tipline():
     return current_app.extensions["tipline"]
 
 
-def when(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if value else ""
+def language(code: str | None) -> str:
+    """A language by its own name (Bahasa Indonesia, English), as the flow names it."""
+    found = _tipline().flow.languages.get(code or "")
+    return found.name if found else (code or "")
+
+
+def place(code: str | None) -> str:
+    """A place from the places list by its name, a regency with its province: Kota Bekasi, Jawa Barat."""
+    if not code:
+        return ""
+    flow = _tipline().flow
+    found = flow.place(code)
+    if found is None:
+        return code
+    province = flow.place(code.split(".")[0]) if "." in code else None
+    return f"{found.name}, {province.name}" if province and province is not found else found.name
+
+
+# ---- time ------------------------------------------------------------------------------------------
+
+def zone() -> ZoneInfo:
+    """The deployment's time zone (TIPLINE_TIMEZONE, else flows/deployment.yaml)."""
+    return _tipline().zone
+
+
+def zone_name(at: datetime | None = None) -> str:
+    """The zone's abbreviation people know (WIB), at `at` or now."""
+    return (at or _tipline().clock()).astimezone(zone()).tzname() or str(zone())
+
+
+def localtime(value: datetime | None) -> str:
+    """A stored (UTC) time as people there read it: 2026-05-04 14:05 WIB."""
+    if not value:
+        return ""
+    local = value.astimezone(zone())
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def local_input(value: datetime | None) -> datetime | None:
+    """A stored time as a form's datetime-local field shows it: local wall time, no zone."""
+    return value.astimezone(zone()).replace(tzinfo=None) if value else None
+
+
+def from_local_input(value: datetime | None) -> datetime | None:
+    """What someone typed in a datetime-local field (their wall time) as an aware UTC time."""
+    return value.replace(tzinfo=zone()).astimezone(timezone.utc) if value else None
 
 
 def age(value: datetime | None) -> str:
@@ -33,6 +241,8 @@ def age(value: datetime | None) -> str:
 def age_ago(value: datetime | None) -> str:
     return _("%(age)s ago", age=age(value)) if value else ""
 
+
+# ---- timeline ----------------------------------------------------------------------------------------
 
 def event_words(event) -> str:
     """A timeline entry as a sentence: what happened, never just a code that could read as "sent"."""
@@ -66,8 +276,10 @@ def event_words(event) -> str:
                                 partners=", ".join(d.get("partners") or [])),
         "escalation_update": lambda: _("Partners who had the tip were sent the completed report."),
         "status_changed": lambda: _("Status changed from %(current)s to %(target)s. Reason: %(reason)s",
-                                    current=d.get("from"), target=d.get("to"), reason=d["reason"]) if d.get("reason")
-        else _("Status changed from %(current)s to %(target)s.", current=d.get("from"), target=d.get("to")),
+                                    current=status(d.get("from")), target=status(d.get("to")), reason=d["reason"])
+        if d.get("reason")
+        else _("Status changed from %(current)s to %(target)s.", current=status(d.get("from")),
+               target=status(d.get("to"))),
         "partner_acknowledged": lambda: _("%(partner)s acknowledged (ACK).", partner=d.get("partner", "?")),
         "partner_info": lambda: _("%(partner)s asked for the whole description (INFO).", partner=d.get("partner", "?")),
         "partner_outcome": lambda: _("%(partner)s reported an outcome (DONE): an operator must confirm it.",
@@ -75,8 +287,10 @@ def event_words(event) -> str:
         "outcome_confirmed": lambda: _("An operator confirmed the partner's outcome."),
         "outcome_rejected": lambda: _("An operator did not confirm the partner's outcome. Reason: %(reason)s",
                                       reason=d.get("reason", "")),
-        "delivery_failed": lambda: _("A message (%(kind)s) could not be delivered.", kind=d.get("kind", "?")),
-        "not_sent": lambda: _("A message (%(kind)s) was NOT SENT: no Twilio account is set.", kind=d.get("kind", "?")),
+        "delivery_failed": lambda: _("A message (%(kind)s) could not be delivered.",
+                                     kind=outbox_kind(d.get("kind", "?"))),
+        "not_sent": lambda: _("A message (%(kind)s) was NOT SENT: no Twilio account is set.",
+                              kind=outbox_kind(d.get("kind", "?"))),
         "note_added": lambda: _("An operator wrote an internal note."),
         "assigned": lambda: _("Assigned to %(person)s.", person=d.get("to") or _("nobody")),
         "marked_duplicate": lambda: _("Marked as a duplicate of %(reference)s.", reference=d.get("of", "?")),
@@ -86,6 +300,8 @@ def event_words(event) -> str:
     found = sentences.get(kind)
     return found() if found else ""
 
+
+# ---- places ------------------------------------------------------------------------------------------
 
 def partner_places(regions: list[str]) -> list[str]:
     """A partner's places as people read them: a code with its name, 'everywhere' translated."""
@@ -107,9 +323,21 @@ def place_names(codes: list[str]) -> str:
     return ", ".join(flow.place(code).name if flow.place(code) else code for code in codes) or _("everywhere")
 
 
+FILTERS = {
+    "status": status, "category": category, "channel": channel, "urgency": urgency,
+    "escalation_status": escalation_status, "outbox_status": outbox_status, "outbox_kind": outbox_kind,
+    "delivery_status": delivery_status,
+    "broadcast_status": broadcast_status, "broadcast_kind": broadcast_kind, "poll_status": poll_status,
+    "idea_status": idea_status, "action": action, "role": role, "bot_events": bot_events, "language": language,
+    "place": place,
+    "localtime": localtime, "when": localtime, "age": age, "age_ago": age_ago,
+}
+GLOBALS = {"event_words": event_words, "partner_places": partner_places, "place_names": place_names,
+           "masked": mask, "zone_name": zone_name}
+
+
 def install(app: Flask) -> None:
-    for name, function in {"when": when, "age": age, "age_ago": age_ago}.items():
+    for name, function in FILTERS.items():
         app.add_template_filter(function, name)
-    for name, function in {"event_words": event_words, "partner_places": partner_places,
-                           "place_names": place_names, "masked": mask}.items():
+    for name, function in GLOBALS.items():
         app.add_template_global(function, name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..statuses import TIP_STATUSES
 from . import gsm
 from .conversation import (
     ECHO_WIDTH,
@@ -36,7 +37,6 @@ MAX_SEGMENTS = 2
 REPORT_BUDGET = 12
 PLACE_LIST_BUDGET = 3  # more for a place picked from the numbered list: its pages are menus of their own
 MIN_LESSONS = 6
-STATUSES = ("new", "triaged", "escalated", "acknowledged", "closed", "spam")
 # Messages the engine says by name, besides each state's `ask`.
 ENGINE_MESSAGES = (
     "welcome", "urgent", "urgent_unrouted", "kept_text", "kept_story", "location_kept",
@@ -44,7 +44,7 @@ ENGINE_MESSAGES = (
     "summary_yes", "summary_no", "summary_skipped", "lesson", "lessons_done", "language_set",
     "exit", "stopped", "media_warning", "add_done", "add_usage", "status_usage", "access_denied", "idea_usage",
     "idea_thanks", "ask_resume", "ask_resume_again",
-    *(f"status_{s}" for s in STATUSES if s not in REPORTER_STATUS),
+    *(f"status_{s}" for s in TIP_STATUSES if s not in REPORTER_STATUS),
 )
 NUMBERED = ("menu", "yes_no", "choice", "lessons", "language")  # each needs a one-line <ask>_again
 SAMPLE_REFERENCE = "WWWW-WWWW"

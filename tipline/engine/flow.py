@@ -15,6 +15,7 @@ from dataclasses import field as _field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from statemachine.exceptions import InvalidDefinition
@@ -101,6 +102,7 @@ class Flow:
     places: tuple[Place, ...] = ()
     urgent: str | None = None  # where a report goes on once a child is known to be in danger now
     place_words: PlaceWords | None = None
+    timezone: str = "UTC"  # the deployment's time zone (an IANA name), for the times people read
 
     def __post_init__(self) -> None:
         self._places = {p.code: p for top in self.places for p in (top, *top.children)}
@@ -481,6 +483,10 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
     if default_language not in languages:
         raise FlowError(f"{folder / 'deployment.yaml'}: default_language {default_language!r} is not in languages")
     numbers = {str(k): str(v) for k, v in (deployment.get("numbers") or {}).items()}
+    timezone = str(deployment.get("timezone") or "UTC")
+    if not known_zone(timezone):
+        raise FlowError(f"{folder / 'deployment.yaml'}: timezone {timezone!r} is not a time zone name such as "
+                        "Asia/Jakarta")
     places = _load_places(folder / "places.yaml") if (folder / "places.yaml").exists() else ()
     place_words = _load_place_words(folder / "place_words.yaml") if (folder / "place_words.yaml").exists() else None
     return Flow(
@@ -495,7 +501,17 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
         places=places,
         urgent=urgent,
         place_words=place_words,
+        timezone=timezone,
     )
+
+
+def known_zone(name: str) -> bool:
+    """Whether `name` is a time zone the zone database knows (Asia/Jakarta, UTC)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _load_places(path: Path) -> tuple[Place, ...]:

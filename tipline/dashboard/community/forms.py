@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -15,7 +14,8 @@ from wtforms.validators import Length, Optional
 
 from ...models import IDEA_STATUSES
 from ..common import tipline
-from ..forms import choices
+from ..display import IDEA_STATUS, labels
+from ..forms import Form, choices
 
 
 def place_choices():
@@ -23,20 +23,20 @@ def place_choices():
     return choices((p.code, p.name) for top in flow.places for p in (top, *top.children))
 
 
-class ScheduleForm(FlaskForm):
-    """Send a draft now, or at a time (UTC)."""
+class ScheduleForm(Form):
+    """Send a draft now, or at a time (the deployment's local time, as the page says)."""
 
-    at = DateTimeLocalField(_l("Send at (UTC)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    at = DateTimeLocalField(_l("Send at"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
 
 
-class LessonForm(FlaskForm):
+class LessonForm(Form):
     active = BooleanField(_l("Send a warning-sign lesson to volunteers every week"))
-    start = DateTimeLocalField(_l("First lesson at (UTC)"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    start = DateTimeLocalField(_l("First lesson at"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     places = SelectMultipleField(_l("Places"), choices=[], validate_choice=True)
 
 
-class IdeaStatusForm(FlaskForm):
-    status = SelectField(_l("Status"), choices=choices((s, s) for s in IDEA_STATUSES))
+class IdeaStatusForm(Form):
+    status = SelectField(_l("Status"), choices=choices(labels(IDEA_STATUS, IDEA_STATUSES)))
 
 
 def language_form(fields: dict, *, places: bool = True):
@@ -48,7 +48,7 @@ def language_form(fields: dict, *, places: bool = True):
                 f"{label} ({language.name})", validators=[Optional(), Length(max=max_length)])
     if places:
         attributes["places"] = SelectMultipleField(_l("Places"), choices=[], validate_choice=True)
-    form = type("LanguageTextsForm", (FlaskForm,), attributes)()
+    form = type("LanguageTextsForm", (Form,), attributes)()
     if places:
         form.places.choices = place_choices()
     return form

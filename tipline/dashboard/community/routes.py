@@ -7,8 +7,6 @@ scheduled, the page shows how many volunteers it reaches and what it costs in SM
 
 from __future__ import annotations
 
-from datetime import timezone
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -18,6 +16,7 @@ from markupsafe import Markup
 
 from ... import community, storage
 from ...models import IDEA_STATUSES
+from .. import display
 from ..common import (
     admin_required,
     audit,
@@ -72,7 +71,7 @@ def broadcasts():
     lesson_form = None
     if current_user.is_admin:
         lesson_form = LessonForm(formdata=None, active=bool(schedule and schedule.active),
-                                 start=schedule.next_at.replace(tzinfo=None) if schedule and schedule.next_at else None,
+                                 start=display.local_input(schedule.next_at) if schedule else None,
                                  places=list(schedule.place_codes) if schedule else [])
         lesson_form.places.choices = place_choices()
     return render_template("dashboard/community_broadcasts.html", broadcasts=found, outcomes=outcomes,
@@ -130,7 +129,7 @@ def send_broadcast(broadcast_id: int):
     if request.form.get("action") == "schedule":
         if form.at.data is None:
             return problem(_("Give the time to send it."))
-        when = form.at.data.replace(tzinfo=timezone.utc)
+        when = display.from_local_input(form.at.data)
         if when < now():
             return problem(_("That time has passed. Choose a later time, or send it now."))
     with storage.writing(tipline().db) as db_session:
@@ -141,7 +140,7 @@ def send_broadcast(broadcast_id: int):
         db_session.add(found)
         audit(db_session, "broadcast_scheduled", target=f"broadcast {found.id}",
               detail={"at": when.isoformat(), "kind": found.kind})
-    flash(_("Scheduled. The messages go out through the outbox from %(when)s.", when=when.strftime("%Y-%m-%d %H:%M UTC")))
+    flash(_("Scheduled. The messages go out through the outbox from %(when)s.", when=display.localtime(when)))
     return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast_id))
 
 
@@ -171,7 +170,7 @@ def lesson_schedule():
     form.places.choices = place_choices()
     if not form.validate():
         return problem(form_problems(form))
-    start = form.start.data.replace(tzinfo=timezone.utc) if form.start.data else now()
+    start = display.from_local_input(form.start.data) or now()
     places = _places(form.places.data)
     with storage.writing(tipline().db) as db_session:
         storage.save_lesson_schedule(db_session, active=form.active.data, next_at=start if form.active.data else None,

@@ -11,7 +11,6 @@ from pathlib import Path
 from flask_babel import gettext as _
 
 from ... import storage
-from ...storage_statistics import volunteers_by_place
 from ..stats.page import place_map
 from ..stats.tile_map import tile_map
 
@@ -30,7 +29,7 @@ class ProvinceCount:
 def volunteers_context(db, *, flow, flows_path: Path) -> dict:
     """The template's context: the total, per language, per province (with its places), the map."""
     with storage.reading(db) as session:
-        by_code = volunteers_by_place(session)
+        by_code = storage.volunteers_by_place(session)
         languages = storage.volunteer_languages(session, place_codes=[])
     names = {place.code: place.name for top in flow.places for place in (top, *top.children)}
     provinces = {top.code: ProvinceCount(code=top.code, name=top.name) for top in flow.places}

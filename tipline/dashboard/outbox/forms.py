@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField
 
+from ..forms import Form
 
-class OutboxFilterForm(FlaskForm):
+
+class OutboxFilterForm(Form):
     """Read from the query string: filtering changes nothing, so it needs no token."""
 
     class Meta:

@@ -15,6 +15,7 @@ from ...community import is_volunteer_kind
 from ...models import OUTBOX_STATUSES
 from ...privacy import mask
 from ..common import audit, get_or_404, now, page_number, staff_required, tipline
+from ..display import OUTBOX_KIND, OUTBOX_STATUS, labels
 from ..errors import problem
 from ..forms import EmptyForm, choices
 from ..tips.escalation import can_ask
@@ -42,11 +43,11 @@ def outbox():
         counts = storage.outbox_counts(db_session)
         form = OutboxFilterForm(formdata=request.args)
         form.status.choices = choices([("", _("any")), (DEAD_LETTERS, _("dead letters (failed or dead)")),
-                                       *((s, outbox_status_label(s)) for s in OUTBOX_STATUSES)])
+                                       *labels(OUTBOX_STATUS, OUTBOX_STATUSES)])
         asked = request.args.get("kind", "")
         if re.fullmatch(r"[a-z_]{1,32}", asked) and asked not in kinds:
             kinds = [*kinds, asked]  # a kind with no rows yet is a filter that finds nothing, not an error
-        form.kind.choices = choices([("", _("any")), *((k, k) for k in kinds)])
+        form.kind.choices = choices([("", _("any")), *labels(OUTBOX_KIND, kinds)])
         form.validate()
         status = form.status.data if not form.status.errors else ""
         kind = form.kind.data if not form.kind.errors else ""
@@ -62,13 +63,8 @@ def outbox():
     return render_template(
         "dashboard/outbox.html", form=form, rows=rows, total=total, page=page, pages=pages, args=keep,
         counts=counts, references=references, names=names, recipient=recipient, retry_form=EmptyForm(),
-        dead_letters=storage.DEAD_LETTERS, nobody=nobody, status_label=outbox_status_label,
+        dead_letters=storage.DEAD_LETTERS, nobody=nobody,
     )
-
-
-def outbox_status_label(status: str) -> str:
-    """An outbox status as the page says it; "not_sent" must never read like "sent"."""
-    return _("not sent (no account)") if status == "not_sent" else status
 
 
 @bp.route("/outbox/<int:message_id>/retry", methods=["POST"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -22,10 +21,11 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...models import CATEGORIES
-from ..forms import choices
+from ..display import CATEGORY, labels
+from ..forms import Form, choices
 
 
-class PartnerForm(FlaskForm):
+class PartnerForm(Form):
     """Validated like `tipline partners add`; the phone may stay empty when editing (kept as it is)."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=128)])
@@ -37,7 +37,7 @@ class PartnerForm(FlaskForm):
         validators=[Optional(), Length(max=4000)],
     )
     categories = SelectMultipleField(
-        _l("Kinds of tip they take (none ticked: every kind)"), choices=choices((c, c) for c in CATEGORIES),
+        _l("Kinds of tip they take (none ticked: every kind)"), choices=choices(labels(CATEGORY, CATEGORIES)),
         validate_choice=True, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
     )
     urgent_only = BooleanField(_l("Only immediate-danger tips"))

@@ -89,7 +89,8 @@ def _conflicts(db_session, form: PartnerForm, values: dict, editing=None) -> boo
     if named is not None and named is not editing:
         form.name.errors = [*form.name.errors, _("A partner with this name exists already.")]
         clash = True
-    numbered = storage.partner_with_phone(db_session, phone=values["phone"]) if "phone" in values else None
+    numbered = (storage.partner_by_phone(db_session, phone=values["phone"], active_only=False)
+                if "phone" in values else None)
     if numbered is not None and numbered is not editing:
         form.phone.errors = [*form.phone.errors, _("Another partner has this phone number.")]
         clash = True

@@ -18,13 +18,8 @@ from flask_babel import gettext as _
 from ... import storage
 from ...engine.place_map import Tile, load_place_map
 from ...engine.places import Place
-from ...models import TIP_STATUSES
-from ...storage_statistics import (
-    PartnerResponse,
-    open_urgent_by_age,
-    partner_response_times,
-    tip_figures,
-)
+from ...statuses import TIP_STATUSES
+from .. import display
 from ..common import day_start, in_range
 from .charts import Chart, bar_chart, per_day_chart
 from .tile_map import tile_map
@@ -32,9 +27,6 @@ from .tile_map import tile_map
 DEFAULT_DAYS = 30
 LONGEST_DAYS = 366  # one chart bar a day: a year at most
 TOP_PLACES = 10
-
-Word = Callable[[str, str | None], str]  # (kind, key) -> the words shown for it
-
 
 @dataclass(frozen=True)
 class ResponseRow:
@@ -95,19 +87,19 @@ def duration(seconds: float | None) -> str:
 
 
 def statistics_context(
-    db, *, flow, flows_path: Path, args: Mapping[str, str], now: datetime, zone: tzinfo, word: Word,
+    db, *, flow, flows_path: Path, args: Mapping[str, str], now: datetime, zone: tzinfo,
 ) -> dict:
     """The template's context: the period, the figures, the charts (each with a table) and the map."""
     since, until = period(args, now.astimezone(zone).date())
-    start, end = day_start(since, zone), day_start(until + timedelta(days=1), zone)  # local days, in UTC
+    start, end = day_start(since), day_start(until + timedelta(days=1))  # the deployment's days
     with storage.reading(db) as session:
-        figures = tip_figures(session, since=start, until=end, zone=zone)
-        responses = partner_response_times(session, since=start, until=end)
-        ages = open_urgent_by_age(session, now=now)
+        figures = storage.tip_figures(session, since=start, until=end, zone=zone)
+        responses = storage.partner_response_times(session, since=start, until=end)
+        ages = storage.open_urgent_by_age(session, now=now)
     unknown = _("not given")
 
-    def words(kind: str, rows: list[tuple[str | None, int]]) -> list[tuple[str, int]]:
-        return [(word(kind, key) if key not in (None, "") else unknown, count) for key, count in rows]
+    def words(say: Callable[[str], str], rows: list[tuple[str | None, int]]) -> list[tuple[str, int]]:
+        return [(say(key) if key not in (None, "") else unknown, count) for key, count in rows]
 
     names = {place.code: place.name for top in flow.places for place in (top, *top.children)}
     provinces = province_counts(figures["by_place_code"], flow.places)
@@ -115,14 +107,16 @@ def statistics_context(
                        key=lambda row: (-row[1], row[0]))[:TOP_PLACES]
     labels = age_words()
     charts: dict[str, Chart] = {
-        "per_day": per_day_chart(figures["per_day"], since, until, lambda u: word("urgency", u)),
-        "status": bar_chart(_("By status"), words("status", in_lifecycle_order(figures["by_status"])),
+        "per_day": per_day_chart(figures["per_day"], since, until, display.urgency),
+        "status": bar_chart(_("By status"), words(display.status, in_lifecycle_order(figures["by_status"])),
                             column=_("Status"), style=True),
-        "category": bar_chart(_("By category"), words("category", figures["by_category"]), column=_("Category")),
+        "category": bar_chart(_("By category"), words(display.category, figures["by_category"]),
+                              column=_("Category")),
         "regency": bar_chart(_("By regency or city (%(count)s most frequent)", count=TOP_PLACES), regencies,
                              column=_("Place")),
-        "language": bar_chart(_("By language"), words("language", figures["by_language"]), column=_("Language")),
-        "channel": bar_chart(_("By channel"), words("channel", figures["by_channel"]), column=_("Channel")),
+        "language": bar_chart(_("By language"), words(display.language, figures["by_language"]),
+                              column=_("Language")),
+        "channel": bar_chart(_("By channel"), words(display.channel, figures["by_channel"]), column=_("Channel")),
         "open_urgent": bar_chart(_("Open urgent tips by age, now"), [(labels[k], n) for k, n in ages],
                                  column=_("Waiting")),
     }
@@ -138,6 +132,6 @@ def statistics_context(
     }
 
 
-def _response_row(row: PartnerResponse) -> ResponseRow:
+def _response_row(row: storage.PartnerResponse) -> ResponseRow:
     return ResponseRow(partner=row.partner, sent=row.sent, acknowledged=row.acknowledged,
                        median=duration(row.median_seconds), p90=duration(row.p90_seconds))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, render_template, request
 
 from ..common import now, staff_required, tipline
@@ -19,5 +17,5 @@ def stats():
     acknowledgement times; open urgent tips by age."""
     return render_template("dashboard/stats.html", **statistics_context(
         tipline().db, flow=tipline().flow, flows_path=tipline().settings.flows_path, args=request.args,
-        now=now(), zone=ZoneInfo("UTC"), word=lambda kind, key: key.replace("_", " "),
+        now=now(), zone=tipline().zone,
     ))

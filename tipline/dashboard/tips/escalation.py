@@ -11,12 +11,12 @@ from ... import storage
 from ...engine.gsm import segments
 from ...escalation import matches
 from ...followup import MAX_QUESTION
+from ...statuses import CLOSED_STATUSES
 from ..common import tipline
 from ..forms import choices
 from .forms import AskForm, EscalateForm
 
 QUESTION_SEGMENTS = 2  # a follow-up question, with its frame, costs the reporter at most this many SMS
-CLOSED = ("closed", "spam")
 # Typographic punctuation that phones and word processors put in by themselves; each is outside GSM-7
 # and alone would shrink every segment from 153 to 67 characters (what Twilio calls smart encoding).
 PLAIN_PUNCTUATION = str.maketrans({
@@ -57,7 +57,7 @@ def question_budget(tip) -> QuestionBudget:
 
 def can_ask(tip) -> bool:
     """Only a reporter who agreed to be contacted, whose address is still kept, on an open tip."""
-    return bool(tip.contact_consent and tip.contact_sealed and tip.status not in CLOSED)
+    return bool(tip.contact_consent and tip.contact_sealed and tip.status not in CLOSED_STATUSES)
 
 
 def partner_options(db_session, tip, escalations) -> list[tuple[str, str]]:

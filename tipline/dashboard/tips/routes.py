@@ -21,7 +21,8 @@ from ...engine.gsm import non_gsm_characters, segments
 from ...escalation import escalate_tip
 from ...export import DASHBOARD_COLUMNS, csv_chunks, json_chunks
 from ...followup import FollowUpRefused, ask_reporter
-from ...storage_export import queue_export
+from ...statuses import CLOSED_STATUSES
+from .. import display
 from ..common import (
     actor,
     admin_required,
@@ -37,7 +38,6 @@ from ..errors import invalid, problem
 from ..forms import choices
 from .filters import queue_filter
 from .escalation import (
-    CLOSED,
     QUESTION_SEGMENTS,
     can_ask,
     escalation_panel,
@@ -137,23 +137,24 @@ def _tip_context(db_session, found) -> dict:
 def status_choices(status: str):
     """The tip's own status, then where an operator may move it: forward first, then back (with a reason)."""
     steps = casework.operator_steps(status)
-    return choices([(status, _("%(status)s (now)", status=status))] + [
-        (step.to, _("%(status)s: back, give a reason", status=step.to) if step.backwards else step.to)
+    return choices([(status, _("%(status)s (now)", status=display.status(status)))] + [
+        (step.to, _("%(status)s: back, give a reason", status=display.status(step.to)) if step.backwards
+         else display.status(step.to))
         for step in steps
     ])
 
 
 def refused(refusal: CaseworkRefused) -> Response:
     """Why case work was refused, in the page's language."""
-    facts = {"current": refusal.facts.get("status", ""), "target": refusal.facts.get("to", "")}
+    facts = {"current": display.status(refusal.facts.get("status")), "target": display.status(refusal.facts.get("to"))}
     if refusal.code == "reason_required":
         message, status = _("Going back from %(current)s to %(target)s needs a reason: write it in the reason "
                             "field. It is kept in the audit trail.", **facts), 400
     elif refusal.code == "no_outcome":
         message, status = _("No outcome from a partner is waiting for confirmation on this tip."), 409
-    elif facts["target"] == "acknowledged":
+    elif refusal.facts.get("to") == "acknowledged":
         message, status = _("Only a partner acknowledges a tip: they answer ACK and the reference by SMS."), 409
-    elif facts["target"] == "escalated":
+    elif refusal.facts.get("to") == "escalated":
         message, status = _("A tip becomes escalated when it is sent to a partner: use Escalate."), 409
     else:
         message, status = _("A tip cannot go from %(current)s to %(target)s.", **facts), 409
@@ -287,7 +288,7 @@ def escalate(reference: str):
             partner_options(db_session, tip, storage.escalations_for_tip(db_session, tip_id=tip.id)))
         if not form.validate():
             return problem(_("Choose one of the active partners this tip has not gone to yet."))
-        if tip.status in CLOSED:
+        if tip.status in CLOSED_STATUSES:
             return problem(_("This tip is closed: set another status before escalating it."))
         partner = storage.partner_by_id(db_session, partner_id=int(form.partner.data))
         escalation = escalate_tip(db_session, tip, partner, actor=actor(), now=now(), outbound=tipline().outbound)
@@ -306,7 +307,7 @@ def ask(reference: str):
     with storage.writing(tipline().db) as db_session:
         tip = _locked_tip(db_session, reference)
         if not can_ask(tip):
-            reason = (_("This tip is closed.") if tip.status in CLOSED
+            reason = (_("This tip is closed.") if tip.status in CLOSED_STATUSES
                       else _("The reporter did not agree to be contacted, or their contact address was deleted."))
             return problem(_("The question was not sent. %(reason)s", reason=reason), 409)
         if not form.validate():
@@ -359,7 +360,7 @@ def export():
 
     def rows():
         with storage.reading(db) as db_session:
-            yield from queue_export(db_session, filters=filters, role=role, partner=partner)
+            yield from storage.queue_export(db_session, filters=filters, role=role, partner=partner)
 
     stamp = now().strftime("%Y%m%d-%H%M")
     if fmt == "json":

@@ -1,4 +1,4 @@
-"""Queries for the statistics and volunteers pages: counts only, never a reporter's or volunteer's words.
+"""The statistics and volunteers pages' queries: counts only, never a reporter's or volunteer's words.
 
 Days are the deployment's local days (an operator in WIB counts a tip sent at 23:30 on the day it
 arrived there), so the grouping shifts the stored UTC times into the zone before taking the date.
@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from .models import Escalation, Partner, Tip, TipCase, Volunteer
-
-OPEN_STATUSES = ("new", "triaged", "escalated")  # an open urgent tip still needs someone
+from ..models import Escalation, Partner, Tip, TipCase, Volunteer
+from ..statuses import OPEN_STATUSES
+from .db import day_of
 # Ages an open urgent tip may have, as (key, up to this long); the last one has no end.
 AGE_BANDS: tuple[tuple[str, timedelta | None], ...] = (
     ("under_1h", timedelta(hours=1)),
@@ -39,16 +39,6 @@ class PartnerResponse:
     p90_seconds: float | None
 
 
-def local_day(column, dialect: str, zone: tzinfo, at: datetime):
-    """The column's date in the zone. SQLite has no zones: it shifts by the zone's offset at `at`
-    (exact for zones without summer time, such as Indonesia's)."""
-    if dialect == "postgresql":
-        key = getattr(zone, "key", "UTC")
-        return sa.cast(sa.func.timezone(key, sa.func.timezone("UTC", column)), sa.Date)
-    minutes = int((at.astimezone(zone).utcoffset() or timedelta()).total_seconds() // 60)
-    return sa.func.date(column, f"{minutes:+d} minutes")
-
-
 def tip_figures(
     session: Session, *, since: datetime, until: datetime, zone: tzinfo = timezone.utc,
 ) -> dict[str, Any]:
@@ -56,7 +46,7 @@ def tip_figures(
     category, language, channel and place code; how many matched no listed place; triage time."""
     dialect = session.get_bind().dialect.name
     in_range = [Tip.created_at >= since, Tip.created_at < until]
-    day = local_day(Tip.created_at, dialect, zone, until).label("day")
+    day = day_of(Tip.created_at, dialect, zone=zone, at=until).label("day")
 
     def grouped(column) -> list[tuple[Any, int]]:
         count = sa.func.count()
