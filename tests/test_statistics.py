@@ -95,7 +95,7 @@ def test_partner_response_times(app, clock):
     assert rumah.median_seconds == 15 * 60
     assert rumah.p90_seconds == pytest.approx((20 + 0.6 * 40) * 60)
     assert by_name["LBH Anak"].acknowledged == 0 and by_name["LBH Anak"].median_seconds is None
-    assert [row.partner for row in rows] == ["Rumah Aman", "LBH Anak"]  # never acknowledged: last
+    assert [row.partner for row in rows] == ["LBH Anak", "Rumah Aman"]  # acknowledged nothing: first
 
 
 def test_open_urgent_tips_by_age(app, clock):

@@ -95,7 +95,8 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 def partner_response_times(session: Session, *, since: datetime, until: datetime) -> list[PartnerResponse]:
     """Per partner, over escalations sent in [since, until): how many, how many acknowledged, and
-    the median and 90th percentile time from sending to acknowledgement. Slowest median first."""
+    the median and 90th percentile time from sending to acknowledgement. Slowest first: a partner that
+    acknowledged none at all heads the list."""
     times: dict[str, list[float]] = {}
     sent: dict[str, int] = {}
     for name, created, acknowledged in session.exec(
@@ -112,7 +113,7 @@ def partner_response_times(session: Session, *, since: datetime, until: datetime
                         median_seconds=percentile(times[name], 0.5), p90_seconds=percentile(times[name], 0.9))
         for name in sent
     ]
-    return sorted(rows, key=lambda row: (row.median_seconds is None, -(row.median_seconds or 0), row.partner))
+    return sorted(rows, key=lambda row: (row.median_seconds is not None, -(row.median_seconds or 0), row.partner))
 
 
 def open_urgent_by_age(session: Session, *, now: datetime) -> list[tuple[str, int]]:
