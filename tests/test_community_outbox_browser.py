@@ -4,14 +4,13 @@ province and sends it, closes a poll, and marks a volunteer's idea done."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from tipline import models, storage
 
 from .browser_support import browser, log_in, page, server  # noqa: F401  (fixtures)
 from .dashboard_support import accounts, add_tip, at, fast_passwords  # noqa: F401  (fixtures)
-
-import pytest
 
 pytestmark = pytest.mark.slow
 

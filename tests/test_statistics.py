@@ -5,7 +5,9 @@ and every chart's numbers as a table."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import shutil
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -16,9 +18,9 @@ from tipline.dashboard.stats.tile_map import bands
 from tipline.engine.check import check_flow
 from tipline.engine.flow import FlowError, load_flow
 from tipline.engine.place_map import load_place_map
-from tipline.storage import open_urgent_by_age, partner_response_times, percentile
+from tipline.storage import open_urgent_by_age, partner_response_times, percentile, tip_figures
 
-from .dashboard_support import accounts, add_tip, at, fast_passwords, operator, post, store_app  # noqa: F401  (fixtures)
+from .dashboard_support import accounts, add_tip, at, fast_passwords, operator, store_app  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -171,13 +173,8 @@ def test_partner_response_table(app, clock, operator):
     assert table_after(html, 'class="responses"') == [["Rumah Aman", "1", "1", "12 minutes", "12 minutes"]]
 
 
-def test_days_are_the_deployments_local_days(app, clock, operator, monkeypatch):
+def test_days_are_the_deployments_local_days(app):
     """A tip at 23:30 WIB on 1 March (16:30 UTC) counts on 1 March, not on the UTC day."""
-    from datetime import datetime, timezone
-    from zoneinfo import ZoneInfo
-
-    from tipline.storage import tip_figures
-
     add_tip(app, "AAAA-2222", at=datetime(2026, 3, 1, 16, 30, tzinfo=timezone.utc))
     add_tip(app, "BBBB-2222", at=datetime(2026, 3, 1, 17, 30, tzinfo=timezone.utc))  # 00:30 on 2 March
     zone = ZoneInfo("Asia/Jakarta")
@@ -207,8 +204,6 @@ def test_every_province_has_one_tile(app):
     (lambda tiles: tiles["31"].update(short="Daerah Khusus Ibukota"), "short label"),
 ])
 def test_flows_check_finds_a_broken_map(tmp_path, app, change, fault):
-    import shutil
-
     source = app.extensions["tipline"].settings.flows_path
     shutil.copytree(source, tmp_path / "flows")
     path = tmp_path / "flows" / "place_map.yaml"
