@@ -152,3 +152,18 @@ def enrol_two_factor(client, clock) -> str:
     response = post(client, "/dashboard/account/2fa", {"code": code}, token_from="/dashboard/account/2fa")
     assert response.status_code == 302
     return secret
+
+
+@pytest.fixture
+def store_app(tmp_path, database_url, clock, references):
+    """The app on each store in turn: SQLite, then PostgreSQL (skipped without it, except under CI)."""
+    from tipline import create_app
+
+    from .conftest import make_settings
+
+    settings = make_settings(tmp_path, database_url)
+    storage.upgrade(settings.database_url)
+    app = create_app(settings, clock=clock, reference_maker=references)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["tipline"].db.dispose()

@@ -27,6 +27,7 @@ from .conversation import (
     step,
 )
 from .flow import ANSWER_WORDS, FieldSpec, Flow, FlowError, _read_yaml, _Values, load_flow, placeholders
+from .place_map import load_place_map
 from .reading import phrase
 from .words import FITTED_ROOM, WORDS, Message, messages_of
 from .words import LONGEST as SIDE_LONGEST
@@ -338,6 +339,10 @@ def check_flow(folder: str | Path, *, service_name: str | None = None) -> list[s
         return [str(exc)]
     faults = _check_messages(flow) + _check_words(flow)
     side = _check_side_files(Path(folder), flow)  # the words files do not take part in a report
+    try:
+        load_place_map(folder, flow.places)
+    except FlowError as exc:
+        side.append(str(exc))
     if faults:
         return faults + side
     faults = side

@@ -1,8 +1,8 @@
 """All database access, by aggregate. Views and the service call these keyword-only functions, never SQL.
 
 Callers use the package (`from tipline import storage; storage.save_tip(...)`); the modules say where a
-function lives: db (engines, transactions, locking), conversations, tips, queue (what staff see, the
-statistics), accounts (with the audit trail), partners (with escalations and follow-ups), outbox,
+function lives: db (engines, transactions, locking), conversations, tips, queue (what staff see, and its
+export), statistics, accounts (with the audit trail), partners (with escalations and follow-ups), outbox,
 community, gateway and retention.
 """
 
@@ -129,8 +129,8 @@ from .queue import (
     QueueFilter,
     QueuePage,
     received_by_nobody,
+    queue_export,
     tip_queue,
-    tip_statistics,
     tips_received_by_nobody,
     visible_tip,
     visible_tips,
@@ -138,6 +138,15 @@ from .queue import (
 from .retention import (
     RETENTION_KINDS,
     purge,
+)
+from .statistics import (
+    AGE_BANDS,
+    PartnerResponse,
+    open_urgent_by_age,
+    partner_response_times,
+    percentile,
+    tip_figures,
+    volunteers_by_place,
 )
 from .tips import (
     PIN_LOCK,
@@ -183,7 +192,9 @@ __all__ = [
     "export_tip", "export_tips", "tip_case", "tip_timeline", "tip_notes", "duplicates_of", "tip_reference_by_id",
     "note_triaged", "assign_tip", "link_duplicate", "add_note", "lock_tip", "tip_by_id", "has_event",
     "tip_references", "visible_tips", "QueueFilter", "QueuePage", "QUEUE_COUNT_CAP", "tip_queue",
-    "received_by_nobody", "visible_tip", "tip_statistics", "tips_received_by_nobody", "create_user",
+    "received_by_nobody", "visible_tip", "queue_export", "tips_received_by_nobody", "AGE_BANDS",
+    "PartnerResponse", "open_urgent_by_age", "partner_response_times", "percentile", "tip_figures",
+    "volunteers_by_place", "create_user",
     "user_by_email", "user_by_id", "list_users", "update_user", "add_dashboard_session", "dashboard_session",
     "save_dashboard_session", "end_dashboard_sessions", "record_audit", "audit_entries", "audit_actions",
     "add_partner", "partner_by_name", "partner_by_phone", "list_partners", "escalations_for_tip", "escalation_for",

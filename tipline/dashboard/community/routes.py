@@ -31,7 +31,7 @@ from ..common import (
 )
 from ..errors import form_problems, problem
 from ..forms import EmptyForm
-from ..stats.charts import COMMON, _render
+from ..stats.charts import bar_chart
 from .forms import (
     IdeaStatusForm,
     LessonForm,
@@ -39,6 +39,7 @@ from .forms import (
     language_form,
     place_choices,
 )
+from .volunteers import volunteers_context
 
 bp = Blueprint("community", __name__)
 
@@ -240,16 +241,9 @@ def _poll_problem(questions: dict, options: dict, default: str) -> str | None:
 
 
 def _poll_chart(poll, tally: dict[int, int], language: str) -> Markup:
-    """The answers as horizontal bars (pygal SVG, no JavaScript)."""
-    import pygal
-
-    labels = [f"{n} {option}"[:40] for n, option in enumerate(poll.options[language], start=1)]
-    chart = pygal.HorizontalBar(**{**COMMON, "show_legend": False, "print_values": True}, title=_("Answers"))
-    chart.height = max(140, 60 + 30 * len(labels))
-    chart.max_scale = 5
-    chart.x_labels = list(reversed(labels))
-    chart.add(_("Answers"), list(reversed([tally.get(n, 0) for n in range(1, len(labels) + 1)])))
-    return _render(chart)
+    """Answers per option as bars with whole-number ticks; the tally table beside it has the numbers."""
+    rows = [(f"{n} {option}"[:40], tally.get(n, 0)) for n, option in enumerate(poll.options[language], start=1)]
+    return bar_chart(_("Answers"), rows, column=_("Answer"), style=True).svg or Markup("")
 
 
 def _poll_language(poll) -> str:
@@ -317,6 +311,15 @@ def close_poll(poll_id: int):
 # ---- ideas ---------------------------------------------------------------------------------------------
 
 IDEAS_PER_PAGE = 100
+
+
+@bp.route("/community/volunteers")
+@staff_required
+def volunteers():
+    """How many volunteers there are, where and in which language: counts only, never a number."""
+    return render_template("dashboard/community_volunteers.html",
+                           **volunteers_context(tipline().db, flow=tipline().flow,
+                                                flows_path=tipline().settings.flows_path))
 
 
 @bp.route("/community/ideas")

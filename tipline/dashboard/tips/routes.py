@@ -31,8 +31,7 @@ from ..common import (
     admin_required,
     audit,
     audit_queue_view,
-    day_end,
-    day_start,
+    filters_detail,
     get_or_404,
     now,
     staff_required,
@@ -40,6 +39,7 @@ from ..common import (
 )
 from ..errors import invalid, problem
 from ..forms import choices
+from .filters import queue_filter
 from .escalation import (
     QUESTION_SEGMENTS,
     can_ask,
@@ -57,7 +57,6 @@ from .forms import (
     ExportForm,
     NoteForm,
     OutcomeForm,
-    QueueFilterForm,
     StatusForm,
 )
 
@@ -71,27 +70,12 @@ PER_PAGE = 50
 @login_required
 def queue():
     """The triage queue: open immediate-danger tips first, then newest first, filtered."""
-    form = QueueFilterForm(formdata=request.args)
-    form.place.choices = choices([("", _("any"))] + [
-        (p.code, p.name if p is top else f"· {p.name}") for top in tipline().flow.places for p in (top, *top.children)
-    ])
-    form.validate()  # a field that does not parse is shown with its error and ignored
-
-    def value(field):
-        return field.data if field.data not in ("", None) and not field.errors else None
-
-    complete = value(form.complete)
-    filters = storage.QueueFilter(
-        status=value(form.status), urgency=value(form.urgency), category=value(form.category),
-        language=(value(form.language) or "").strip().lower() or None, channel=value(form.channel),
-        complete=None if complete is None else complete == "yes",
-        since=day_start(value(form.since)), until=day_end(value(form.until)),
-        search=(value(form.q) or "").strip() or None, place_code=value(form.place),
-    )
+    form, filters = queue_filter(request.args)
+    page_number = form.page.data if form.page.data and not form.page.errors else 1
     with storage.reading(tipline().db) as db_session:
         page = storage.tip_queue(
             db_session, filters=filters, role=current_user.role, partner=current_user.partner,
-            page=value(form.page) or 1, per_page=PER_PAGE,
+            page=page_number, per_page=PER_PAGE,
         )
     with storage.writing(tipline().db) as db_session:  # recorded before anything is shown
         audit_queue_view(db_session, filters, page)
@@ -382,22 +366,27 @@ def _question_problem(tip, form, message: str) -> Response:
 @bp.route("/export", methods=["POST"])
 @admin_required
 def export():
-    """Admins: every tip as CSV or JSON, the same fields as `tipline tips export`."""
+    """Admins: the tips the queue shows with the filters sent along (every tip without any), newest
+    first, with routing, assignee, escalations and notes. CSV starts with a byte order mark, so a
+    spreadsheet reads the reporters' words as UTF-8; times stay ISO 8601 UTC."""
     form = ExportForm()
     if not form.validate():
         return invalid(form)
+    _filter_form, filters = queue_filter(request.form)
     fmt = form.format.data
     with storage.writing(tipline().db) as db_session:
-        audit(db_session, "export", detail={"format": fmt})
-    db, shown = tipline().db, tipline().flow.shown_fields
+        audit(db_session, "export", detail={"format": fmt, **filters_detail(filters)})
+    db, role, partner, shown = tipline().db, current_user.role, current_user.partner, tipline().flow.shown_fields
 
     def rows():
         with storage.reading(db) as db_session:
-            yield from storage.export_tips(db_session, shown=shown)
+            yield from storage.queue_export(db_session, filters=filters, role=role, partner=partner, shown=shown)
 
     stamp = now().strftime("%Y%m%d-%H%M")
-    body, mimetype = ((json_chunks(rows()), "application/json") if fmt == "json"
-                      else (csv_chunks(rows(), shown), "text/csv"))
+    if fmt == "json":
+        body, mimetype = json_chunks(rows()), "application/json"
+    else:
+        body, mimetype = csv_chunks(rows(), shown, casework=True, bom=True), "text/csv; charset=utf-8"
     return Response(
         stream_with_context(body), mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="tips-{stamp}.{fmt}"'},
