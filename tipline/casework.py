@@ -1,5 +1,5 @@
-"""Moved to tipline.actions.tips (the tip's status machine and case work); these names stay importable
-from here until the dashboard's views import them from tipline.actions."""
+"""Moved to tipline.actions.tips (the tip's status machine and case work). These names stay importable from
+here only for tipline/service.py, which other work changes at the same time; import tipline.actions instead."""
 
 from .actions.base import REPORTER, SYSTEM, Actor
 from .actions.tips import (
