@@ -332,3 +332,18 @@ def test_a_channel_whose_provider_does_not_answer_stop_gets_the_confirmation(mak
     assert tipline.receive(gateway).messages == ["You will get no more messages from us. Send START to come back."]
     twilio = InboundMessage(message_sid="SM2", sender=OTHER_PHONE, channel="sms", text="STOP")
     assert tipline.receive(twilio).messages == []
+
+
+def test_every_engine_event_has_one_handler(tipline):
+    """The service applies events by a table: an event the engine gains without a handler fails here,
+    and one that reaches the service anyway is refused, never passed over silently."""
+    from tipline.engine import EVENTS
+    from tipline.service import EVENT_HANDLERS
+
+    assert set(EVENT_HANDLERS) == set(EVENTS)
+
+    class Unknown:
+        pass
+
+    with storage.writing(tipline.db) as session, pytest.raises(TypeError, match="unhandled engine event Unknown"):
+        tipline._apply(session, Unknown(), reporter="pseudonym-1", message=None, now=tipline.clock())

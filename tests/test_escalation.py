@@ -194,10 +194,11 @@ def test_purge_applies_retention_and_dry_run_changes_nothing(client, tipline, pa
     dry = purge(tipline, now=later, dry_run=True)
     assert dry["closed_tip_text"] == 1 and dry["processed_messages"] > 0 and dry["conversations"] == 1
     assert tip_of(tipline, reference).description is not None
+    assert tip_of(tipline, reference).answers == {"children": "2"}  # how many: the reporter's words too
     counts = purge(tipline, now=later, dry_run=False)
     assert counts == dry
     tip = tip_of(tipline, reference)
-    assert tip.description is None and tip.location is None and tip.status == "closed"
+    assert tip.description is None and tip.location is None and tip.answers == {} and tip.status == "closed"
     assert purge(tipline, now=later, dry_run=False)["closed_tip_text"] == 0
     for name, value in {"TIPLINE_DATABASE_URL": tipline.settings.database_url,
                         "TIPLINE_INSTANCE_PATH": str(tipline.settings.instance_path)}.items():

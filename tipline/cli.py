@@ -158,15 +158,20 @@ from .export import EXPORT_COLUMNS  # noqa: E402,F401  (the CSV columns, also na
 def tips_export(fmt: str) -> None:
     """Write all tips to stdout (JSON: an array of objects)."""
     from . import storage
+    from .engine import FlowError, load_flow
     from .export import csv_chunks, json_chunks
 
     settings = _settings()
+    try:
+        shown = load_flow(settings.flows_path).shown_fields  # the report's fields, as the flow declares them
+    except FlowError as exc:
+        raise click.ClickException(f"flows/ is broken: {exc} (run `tipline flows check`)") from None
     storage.upgrade(settings.database_url)
     engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     out = sys.stdout
     with storage.reading(engine) as session:
-        chunks = json_chunks if fmt == "json" else csv_chunks
-        for chunk in chunks(storage.export_tips(session)):
+        rows = storage.export_tips(session, shown=shown)
+        for chunk in json_chunks(rows) if fmt == "json" else csv_chunks(rows, shown):
             out.write(chunk)
     engine.dispose()
 
@@ -217,10 +222,16 @@ def flows() -> None:
 @flows.command("check")
 def flows_check() -> None:
     """Validate flows/ (structure, every language complete, message length rules)."""
+    from .engine import FlowError, load_flow
     from .engine.check import check_flow
+    from .report_fields import column_faults
 
     settings = _settings()
     faults = check_flow(settings.flows_path, service_name=settings.service_name)
+    try:
+        faults += column_faults(load_flow(settings.flows_path).fields)
+    except FlowError:
+        pass  # check_flow has said why the flow does not load
     for fault in faults:
         click.echo(f"FAULT {fault}", err=True)
     if faults:

@@ -8,11 +8,14 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-EXPORT_COLUMNS = (
-    "reference", "created_at", "updated_at", "status", "urgency", "category", "description", "location",
-    "when", "children", "channel", "language", "reporter", "contact_consent", "complete", "media_count",
-    "place_code", "additions",
-)
+from .engine.flow import FieldSpec
+
+# The tip's own columns around the report's answers, whose fields and order flows/flow.yaml declares.
+BEFORE_ANSWERS = ("reference", "created_at", "updated_at", "status", "urgency")
+AFTER_ANSWERS = ("channel", "language", "reporter", "contact_consent", "complete", "media_count", "place_code",
+                 "additions")
+# The CSV columns with today's flow (the contract's fields); `columns(flow.shown_fields)` is the rule.
+EXPORT_COLUMNS = (*BEFORE_ANSWERS, "category", "description", "location", "when", "children", *AFTER_ANSWERS)
 # A cell a spreadsheet would run as a formula (a reporter's words can start with any of these).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -25,10 +28,15 @@ def json_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     yield "\n]\n"
 
 
-def csv_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+def columns(shown: Iterable[FieldSpec]) -> tuple[str, ...]:
+    """The export's columns: the tip's own, with the flow's shown report fields in between."""
+    return (*BEFORE_ANSWERS, *(field.name for field in shown), *AFTER_ANSWERS)
+
+
+def csv_chunks(rows: Iterable[dict[str, Any]], shown: Iterable[FieldSpec]) -> Iterator[str]:
     """CSV with a header, additions joined by newlines, formula-like text defused with a leading '."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=columns(shown), lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         row = {**row, "additions": "\n".join(a["text"] for a in row["additions"])}

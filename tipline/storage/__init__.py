@@ -59,12 +59,8 @@ from .community import (
     volunteers_in,
 )
 from .conversations import (
-    NO_REPLY_TWIML,
     forget_replies,
     last_seen_of,
-    lock_conversation,
-    processed_twiml,
-    record_processed,
 )
 from .db import (
     ANSWER_GRACE,
@@ -83,7 +79,9 @@ from .db import (
     reading,
     upgrade,
     writing,
+    writing_transaction,
 )
+from .inbound import NO_REPLY_TWIML, Transaction
 from .gateway import (
     gateway_event_seen,
     purge_gateway_events,
@@ -163,6 +161,7 @@ from .tips import (
     save_tip,
     tip_by_id,
     tip_by_reference,
+    tip_columns,
     tip_case,
     tip_handling,
     tip_notes,
@@ -176,10 +175,10 @@ from .tips import (
 
 __all__ = [
     "DEAD_LETTERS", "NOT_RECEIVED", "OPEN_STATUSES", "STAFF_ROLES", "MIGRATIONS", "make_engine", "ANSWER_GRACE",
-    "PING_TIMEOUT", "writing", "describe_database_error", "reading", "alembic_config", "upgrade", "ping",
-    "is_postgres", "for_update", "insert_for", "rarely", "day_of", "in_places", "lock_conversation",
-    "NO_REPLY_TWIML", "processed_twiml", "record_processed", "forget_replies", "last_seen_of", "TIP_FIELDS",
-    "tip_by_reference", "tip_status", "save_tip", "STAFF_EVENTS", "PIN_TRIES", "PIN_LOCK", "tip_handling",
+    "PING_TIMEOUT", "writing", "writing_transaction", "Transaction", "describe_database_error", "reading", "alembic_config", "upgrade", "ping",
+    "is_postgres", "for_update", "insert_for", "rarely", "day_of", "in_places",
+    "NO_REPLY_TWIML", "forget_replies", "last_seen_of", "TIP_FIELDS",
+    "tip_by_reference", "tip_columns", "tip_status", "save_tip", "STAFF_EVENTS", "PIN_TRIES", "PIN_LOCK", "tip_handling",
     "withdraw_tip", "discard_tip", "try_tip_pin", "add_to_tip", "add_event", "forget_contacts", "additions_by_tip",
     "export_tip", "export_tips", "tip_case", "tip_timeline", "tip_notes", "duplicates_of", "tip_reference_by_id",
     "note_triaged", "assign_tip", "link_duplicate", "add_note", "lock_tip", "tip_by_id", "has_event",

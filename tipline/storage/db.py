@@ -22,7 +22,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from .inbound import Transaction
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+# WAL with synchronous=NORMAL: a commit survives the process being killed (tests/test_crash_safety.py);
+# only an OS crash or a power cut can lose the last commits. README "SQLite durability" has the numbers.
+SQLITE_SYNCHRONOUS = "NORMAL"
 
 
 def _no_fetched_rows(record: logging.LogRecord) -> bool:
@@ -61,7 +67,7 @@ def make_engine(url: str, *, connect_timeout: int | None = None, statement_timeo
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
             cursor.close()
@@ -163,6 +169,26 @@ def writing(engine: sa.Engine) -> Iterator[Session]:
         with Session(engine.execution_options(sqlite_write=True), expire_on_commit=False) as session:
             with session.begin():
                 yield session
+
+
+@contextmanager
+def writing_transaction(engine: sa.Engine) -> Iterator[Transaction]:
+    """One write transaction as `writing`, on a Core connection: the inbound hot path (inbound.py)."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield from _flushed(Transaction(conn))
+        return
+    with _sqlite_writer_turn(engine.url.database):
+        with engine.execution_options(sqlite_write=True).begin() as conn:
+            yield from _flushed(Transaction(conn))
+
+
+def _flushed(transaction: Transaction) -> Iterator[Transaction]:
+    try:
+        yield transaction
+        transaction.flush()
+    finally:
+        transaction.close()
 
 
 @contextmanager

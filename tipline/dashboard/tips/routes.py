@@ -12,6 +12,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -23,6 +24,7 @@ from ...actions.tips import CaseworkRefused
 from ...engine.gsm import non_gsm_characters, segments
 from ...escalation import escalate_tip
 from ...export import csv_chunks, json_chunks
+from ...report_fields import answer_of
 from ...statuses import CLOSED_STATUSES
 from .. import display
 from ..common import (
@@ -124,10 +126,30 @@ def tip(reference: str):
     return render_template("dashboard/tip.html", **get_or_404(context))
 
 
+# Choice fields the dashboard words itself (its filters and queue use the same words); another choice
+# shows in the flow's words for it (`<field>_<value>` in messages/<language>.yaml).
+CHOICE_WORDS = {"category": display.category}
+
+
+def _answers(found) -> list[tuple[str, object, str]]:
+    """The report's answers as the flow declares them: (label in the page's language, answer, kind)."""
+    flow = tipline().flow
+    language = str(get_locale() or "en")
+    answers = []
+    for field in flow.shown_fields:
+        answer = answer_of(found, field)
+        if field.kind == "choice" and answer:
+            words = CHOICE_WORDS.get(field.name)
+            answer = words(answer) if words else flow.word(language, f"{field.name}_{answer}", answer)
+        answers.append((flow.label(language, field), answer, field.kind))
+    return answers
+
+
 def _tip_context(db_session, found) -> dict:
     """What the tip page shows: partners get the report only, staff the whole case."""
     additions = storage.additions_by_tip(db_session, tip_ids=[found.id]).get(found.id, [])
-    context = {"tip": found, "additions": additions, "panel": escalation_panel(db_session, found)}
+    context = {"tip": found, "additions": additions, "answers": _answers(found),
+               "panel": escalation_panel(db_session, found)}
     if current_user.is_staff:
         case = storage.tip_case(db_session, tip=found)
         staff = storage.list_users(db_session, roles=storage.STAFF_ROLES)
@@ -365,14 +387,15 @@ def export():
     fmt = form.format.data
     with storage.writing(tipline().db) as db_session:
         audit(db_session, "export", detail={"format": fmt})
-    db = tipline().db
+    db, shown = tipline().db, tipline().flow.shown_fields
 
     def rows():
         with storage.reading(db) as db_session:
-            yield from storage.export_tips(db_session)
+            yield from storage.export_tips(db_session, shown=shown)
 
     stamp = now().strftime("%Y%m%d-%H%M")
-    body, mimetype = (json_chunks(rows()), "application/json") if fmt == "json" else (csv_chunks(rows()), "text/csv")
+    body, mimetype = ((json_chunks(rows()), "application/json") if fmt == "json"
+                      else (csv_chunks(rows(), shown), "text/csv"))
     return Response(
         stream_with_context(body), mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="tips-{stamp}.{fmt}"'},
