@@ -16,10 +16,8 @@ from .dashboard_support import accounts, admin, audit_log, fast_passwords, post 
 
 
 @pytest.fixture
-def command_line(tipline, monkeypatch):
+def command_line(tipline, cli_env):
     """`tipline` run against the test's database."""
-    monkeypatch.setenv("TIPLINE_DATABASE_URL", tipline.settings.database_url)
-    monkeypatch.setenv("TIPLINE_INSTANCE_PATH", str(tipline.settings.instance_path))
     runner = CliRunner()
     return lambda *args: runner.invoke(main, list(args))
 

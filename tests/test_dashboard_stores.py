@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from tipline import storage
 from tipline.actions import Actor
-from tipline.actions import tips as casework
+from tipline.actions import tips as tip_actions
 
 from .dashboard_support import add_tip, at, audit_log, escalate, fast_passwords, make_user, store_app  # noqa: F401
 
@@ -48,7 +48,7 @@ def test_partner_scope(seeded):
 def test_statistics(seeded, clock):
     with storage.writing(seeded.extensions["tipline"].db) as session:
         tip = storage.tip_by_reference(session, reference="BBBB-2222")
-        casework.change_status(session, tip, actor=Actor.operator("operator@example.org"), to="triaged",
+        tip_actions.change_status(session, tip, actor=Actor.operator("operator@example.org"), to="triaged",
                                now=clock.now)
     with storage.reading(seeded.extensions["tipline"].db) as session:
         numbers = storage.tip_figures(session, since=at(clock, days=10), until=clock.now)

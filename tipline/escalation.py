@@ -316,7 +316,7 @@ def settle_routing(session, tip: Tip, *, now: datetime, failure: str | None = No
         tip.routing = routing
         session.add(tip)
         storage.add_event(session, tip=tip, kind="routing", at=now, detail={"to": routing, **detail})
-        if routing in ("unrouted", "failed"):
+        if routing in NOBODY:
             log.warning("tip %s: urgent and nobody received it (%s)", tip.reference, routing)
     return routing
 

@@ -245,7 +245,7 @@ sa.Index("ix_tip_language_created", Tip.language, Tip.created_at)
 sa.Index("ix_tip_channel_created", Tip.channel, Tip.created_at)
 # The pinned emergencies (immediate and still open) and their count come from this index alone.
 sa.Index("ix_tip_urgency_status_created", Tip.urgency, Tip.status, Tip.created_at)
-# Urgent tips nobody received and outcomes waiting for an operator are listed first (tipline/casework.py).
+# Urgent tips nobody received and outcomes waiting for an operator are listed first (tipline/storage/queue.py).
 sa.Index("ix_tip_urgency_routing", Tip.urgency, Tip.routing, Tip.created_at)
 sa.Index("ix_tip_outcome_reported_at", Tip.outcome_reported_at)
 

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import casework, channels, community, escalation, followup, storage
+from . import channels, community, escalation, followup, storage
+from .actions import tips as tip_actions
 from .engine import (
     Access,
     AddToTip,
@@ -289,7 +290,7 @@ class TipLine:
         session = tx.session
         tip = storage.add_to_tip(session, reference=event.reference, text=event.text, now=now)
         if tip is not None:
-            casework.reporter_added(session, tip, now=now)
+            tip_actions.reporter_added(session, tip, now=now)
 
     def _escalate(self, tx: inbound.Transaction, event: Escalate, *, reporter: str, message: InboundMessage, now: datetime) -> None:
         session = tx.session

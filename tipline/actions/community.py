@@ -9,10 +9,8 @@ from datetime import datetime
 
 from .. import storage
 from ..models import Broadcast, Idea, Poll
-from ..statuses import IDEA_STATUSES
+from ..statuses import BROADCAST_CANCELLABLE, IDEA_STATUSES
 from .base import Actor, Refused, audit
-
-CANCELLABLE = ("draft", "scheduled")  # a broadcast the worker has not started
 
 
 def schedule_broadcast(session, actor: Actor, broadcast: Broadcast, *, at: datetime, now: datetime) -> None:
@@ -30,7 +28,7 @@ def schedule_broadcast(session, actor: Actor, broadcast: Broadcast, *, at: datet
 
 def cancel_broadcast(session, actor: Actor, broadcast: Broadcast, *, now: datetime) -> None:
     """A draft or scheduled broadcast will not go out. Refused once the worker started it ("started")."""
-    if broadcast.status not in CANCELLABLE:
+    if broadcast.status not in BROADCAST_CANCELLABLE:
         raise Refused("started", status=broadcast.status)
     broadcast.status = "cancelled"
     session.add(broadcast)

@@ -20,8 +20,8 @@ from datetime import datetime
 from statemachine import State, StateMachine
 
 from .. import storage
-from ..models import Escalation, Partner, Tip
-from ..statuses import CLOSED_STATUSES
+from ..models import Escalation, Partner, Tip, User
+from ..statuses import CLOSED_STATUSES, STAFF_ROLES
 from .base import REPORTER, Actor, Refused, audit
 
 MAX_REASON = 500
@@ -224,3 +224,26 @@ def reporter_added(session, tip: Tip, *, now: datetime) -> None:
         _move(session, tip, "back_to_triaged", actor=REPORTER, now=now, reason="the reporter added information")
     elif tip.status == "spam":
         _record(session, tip, REPORTER, "addition_after_close", now)
+
+
+# ---- operators' case file ---------------------------------------------------------------------------
+
+def add_note(session, tip: Tip, *, actor: Actor, text: str, now: datetime) -> None:
+    """An internal note (never sent to anyone), in the tip's timeline and the audit trail."""
+    text = (text or "").strip()
+    if not text:
+        raise CaseworkRefused("empty_note")
+    storage.add_note(session, tip=tip, author=actor.name, text=text, now=now)
+    audit(session, actor, "note_added", now=now, target=tip.reference)
+
+
+def assign(session, tip: Tip, *, actor: Actor, assignee: User | None, now: datetime) -> bool:
+    """Give the tip to an operator, or to nobody (None); False when it is theirs already."""
+    if assignee is not None and assignee.role not in STAFF_ROLES:
+        raise CaseworkRefused("not_staff")
+    if not storage.assign_tip(session, tip=tip, assignee_id=assignee.id if assignee else None, actor=actor.name,
+                              now=now):
+        return False
+    audit(session, actor, "assigned", now=now, target=tip.reference,
+          detail={"to": assignee.email if assignee else None})
+    return True

@@ -13,7 +13,7 @@ from flask import abort, current_app, request
 from flask_login import UserMixin, current_user, login_required
 
 from .. import storage
-from ..casework import Actor
+from ..actions import Actor
 from ..service import TipLine
 
 T = TypeVar("T")

@@ -143,7 +143,7 @@ def try_tip_pin(session: Session, *, tip: Tip, correct: bool, now: datetime) -> 
 
 
 def add_to_tip(session: Session, *, reference: str, text: str, now: datetime) -> Tip | None:
-    """The reporter's later words (a closed tip goes back to operators: casework.reporter_added)."""
+    """The reporter's later words (a closed tip goes back to operators: actions.tips.reporter_added)."""
     tip = tip_by_reference(session, reference=reference)
     if tip is None:
         return None

@@ -39,7 +39,7 @@ class QueueFilterForm(Form):
 
 
 class StatusForm(Form):
-    """Any status parses; tipline.casework decides which moves are allowed and says why not."""
+    """Any status parses; tipline.actions.tips decides which moves are allowed and says why not."""
 
     status = SelectField(_l("Status"), choices=choices(labels(STATUS, TIP_STATUSES)), validators=[DataRequired()])
     reason = StringField(_l("Reason (needed to go back a step)"), validators=[Optional(), Length(max=500)])

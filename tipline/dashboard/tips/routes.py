@@ -16,10 +16,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ... import casework, storage
+from ... import storage
 from ...actions import followups
+from ...actions import tips as tip_actions
 from ...actions.followups import FollowUpRefused
-from ...casework import CaseworkRefused
+from ...actions.tips import CaseworkRefused
 from ...engine.gsm import non_gsm_characters, segments
 from ...escalation import escalate_tip
 from ...export import csv_chunks, json_chunks
@@ -159,7 +160,7 @@ def _tip_context(db_session, found) -> dict:
 
 def status_choices(status: str):
     """The tip's own status, then where an operator may move it: forward first, then back (with a reason)."""
-    steps = casework.operator_steps(status)
+    steps = tip_actions.operator_steps(status)
     return choices([(status, _("%(status)s (now)", status=display.status(status)))] + [
         (step.to, _("%(status)s: back, give a reason", status=display.status(step.to)) if step.backwards
          else display.status(step.to))
@@ -203,7 +204,7 @@ def change_status(reference: str):
     try:
         with storage.writing(tipline().db) as db_session:
             found = _locked_tip(db_session, reference)
-            casework.change_status(db_session, found, actor=actor(), to=form.status.data, reason=form.reason.data,
+            tip_actions.change_status(db_session, found, actor=actor(), to=form.status.data, reason=form.reason.data,
                                    now=now())
     except CaseworkRefused as refusal:  # raised before any change; the transaction rolls back all the same
         return refused(refusal)
@@ -222,9 +223,9 @@ def outcome(reference: str):
         with storage.writing(tipline().db) as db_session:
             found = _locked_tip(db_session, reference)
             if form.decision.data == "confirm":
-                casework.confirm_outcome(db_session, found, actor=actor(), now=now())
+                tip_actions.confirm_outcome(db_session, found, actor=actor(), now=now())
             else:
-                casework.reject_outcome(db_session, found, actor=actor(), reason=form.reason.data, now=now())
+                tip_actions.reject_outcome(db_session, found, actor=actor(), reason=form.reason.data, now=now())
     except CaseworkRefused as refusal:
         return refused(refusal)
     flash(_("Outcome confirmed and the tip closed.") if form.decision.data == "confirm"
@@ -241,8 +242,7 @@ def add_note(reference: str):
         return invalid(form)
     with storage.writing(tipline().db) as db_session:
         found = _visible_tip(db_session, reference)
-        storage.add_note(db_session, tip=found, author=current_user.email, text=form.text.data.strip(), now=now())
-        audit(db_session, "note_added", target=found.reference)
+        tip_actions.add_note(db_session, found, actor=actor(), text=form.text.data, now=now())
     flash(_("Note added."))
     return _back(found.reference)
 
@@ -258,10 +258,8 @@ def assign(reference: str):
         form.assignee.choices = choices([("", "")] + [(str(u.id), u.email) for u in staff if u.active])
         if not form.validate():
             return invalid(form)
-        assignee_id = int(form.assignee.data) if form.assignee.data else None
-        if storage.assign_tip(db_session, tip=found, assignee_id=assignee_id, actor=current_user.email, now=now()):
-            email = next((u.email for u in staff if u.id == assignee_id), None)
-            audit(db_session, "assigned", target=found.reference, detail={"to": email})
+        assignee = next((u for u in staff if str(u.id) == form.assignee.data), None)
+        tip_actions.assign(db_session, found, actor=actor(), assignee=assignee, now=now())
     flash(_("Assignment saved."))
     return _back(found.reference)
 
@@ -281,7 +279,7 @@ def mark_duplicate(reference: str):
         original = storage.tip_by_reference(db_session, reference=original_ref)
         if original is None or original.id == found.id:
             return problem(_("There is no other tip %(reference)s.", reference=original_ref))
-        casework.mark_duplicate(db_session, found, original, actor=actor(), now=now())
+        tip_actions.mark_duplicate(db_session, found, original, actor=actor(), now=now())
     flash(_("Marked as a duplicate and closed."))
     return _back(found.reference)
 
@@ -293,7 +291,7 @@ def mark_spam(reference: str):
     try:
         with storage.writing(tipline().db) as db_session:
             found = _locked_tip(db_session, reference)
-            casework.change_status(db_session, found, actor=actor(), to="spam", now=now())
+            tip_actions.change_status(db_session, found, actor=actor(), to="spam", now=now())
     except CaseworkRefused as refusal:
         return refused(refusal)
     flash(_("Marked as spam."))
