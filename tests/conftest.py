@@ -232,3 +232,15 @@ def twiml_messages(twiml: str) -> list[str]:
 @pytest.fixture
 def reporter(client):
     return Reporter(client)
+
+
+@pytest.fixture
+def cli_env(settings, monkeypatch):
+    """The environment `tipline` commands read, pointing at this test's (migrated) database."""
+    upgrade(settings.database_url)
+    monkeypatch.setenv("TIPLINE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TIPLINE_INSTANCE_PATH", str(settings.instance_path))
+    monkeypatch.setenv("TIPLINE_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("TIPLINE_PSEUDONYM_KEY", settings.pseudonym_key)
+    monkeypatch.setenv("TIPLINE_CONTACT_KEY", settings.contact_key)
+    return settings

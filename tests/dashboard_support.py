@@ -7,11 +7,13 @@ import re
 from html.parser import HTMLParser
 from datetime import datetime, timedelta
 
+import pyotp
 import pytest
 from sqlmodel import select
 
 from tipline import models, storage
 from tipline.dashboard.security import hash_password, new_session_token
+from tipline.report_fields import tip_values
 
 PASSWORD = "correct horse battery staple"
 _phones = itertools.count(200)
@@ -32,8 +34,9 @@ def make_user(app, email: str, role: str, *, partner: str | None = None, **colum
 def add_tip(app, reference: str, *, at: datetime, status: str = "new", reporter: str = "pseudonym-1", **fields):
     """A stored tip as the conversation would leave it, arrived at `at`, in `status`."""
     fields = {"urgency": "normal", "description": f"report {reference}", "complete": True, **fields}
+    values = tip_values(fields, app.extensions["tipline"].flow.fields)  # as the webhook keeps a report
     with storage.writing(app.extensions["tipline"].db) as session:
-        tip = storage.save_tip(session, reference=reference, reporter=reporter, fields=fields, now=at,
+        tip = storage.save_tip(session, reference=reference, reporter=reporter, fields=values, now=at,
                                contact_sealed=fields.get("contact_sealed"))
         tip.status = status
         session.add(tip)
@@ -157,3 +160,28 @@ def partner(app, accounts):
 
 def at(clock, **ago) -> datetime:
     return clock.now - timedelta(**ago)
+
+
+def enrol_two_factor(client, clock) -> str:
+    """Turn on two-factor codes for the signed-in account, as its owner would; the TOTP secret."""
+    page = client.get("/dashboard/account/2fa").get_data(as_text=True)
+    secret = page.split('<code class="secret">', 1)[1].split("<", 1)[0]
+    code = pyotp.TOTP(secret).at(clock.now)
+    response = post(client, "/dashboard/account/2fa", {"code": code}, token_from="/dashboard/account/2fa")
+    assert response.status_code == 302
+    return secret
+
+
+@pytest.fixture
+def store_app(tmp_path, database_url, clock, references):
+    """The app on each store in turn: SQLite, then PostgreSQL (skipped without it, except under CI)."""
+    from tipline import create_app
+
+    from .conftest import make_settings
+
+    settings = make_settings(tmp_path, database_url)
+    storage.upgrade(settings.database_url)
+    app = create_app(settings, clock=clock, reference_maker=references)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["tipline"].db.dispose()

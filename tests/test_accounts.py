@@ -25,7 +25,6 @@ from .dashboard_support import (  # noqa: F401  (fixtures)
     operator,
     post,
 )
-from .test_dashboard_auth import cli_env  # noqa: F401  (fixture)
 
 NEW_PASSWORD = "kopi tubruk di warung pojok"
 PAGE = "/dashboard/account/password"
@@ -143,10 +142,10 @@ def test_disabling_ends_every_session_and_enabling_lets_them_back(app, admin, ac
 
 
 def test_resetting_the_second_factor_ends_the_sessions(app, admin, accounts, clock):
-    from .test_dashboard_auth import _enrol
+    from .dashboard_support import enrol_two_factor
 
     operator = client_for(app, "operator@example.org")
-    _enrol(operator, clock)
+    enrol_two_factor(operator, clock)
     post(admin, "/dashboard/users", {"user_id": accounts["operator"].id, "active": "y", "reset_totp": "y"},
          token_from="/dashboard/users")
     assert not signed_in(operator)

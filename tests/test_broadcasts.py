@@ -3,100 +3,38 @@ a local Twilio-compatible server, only to active volunteers of the chosen places
 
 from __future__ import annotations
 
-import random
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlmodel import select
 
-from tests.fake_twilio import FakeTwilio
 from tipline import storage
 from tipline.models import Broadcast, Volunteer
 from tipline.worker import Worker, record_status
 
-from .conftest import AUTH_TOKEN, Reporter
+from .community_support import (  # noqa: F401  (fixtures)
+    BANDUNG,
+    BOGOR,
+    LEFT,
+    REPORTER_ONLY,
+    SEMARANG,
+    app,
+    draft,
+    fake_twilio,
+    operator,
+    post,
+    run_worker,
+    volunteer,
+    watch,
+)
+from .conftest import Reporter
 from .dashboard_support import client_for, csrf_token, fast_passwords, make_user  # noqa: F401  (fixture)
-from .test_outbox import ACCOUNT, twilio_app
-
-BANDUNG = "+15550100061"  # Jawa Barat, Kab. Bandung (32.04), speaks English
-BOGOR = "+15550100062"  # Jawa Barat, the whole province (32), speaks Indonesian
-LEFT = "+15550100063"  # Jawa Barat, sent STOP
-SEMARANG = "+15550100064"  # Jawa Tengah (33.74): another province
-REPORTER_ONLY = "+15550100065"  # only reported: never a recipient
-
-
-@pytest.fixture
-def fake_twilio():
-    with FakeTwilio(ACCOUNT, AUTH_TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-def app(tmp_path, database_url, fake_twilio, clock, references):
-    app = twilio_app(tmp_path, database_url, fake_twilio, clock, references)
-    yield app
-    app.extensions["tipline"].db.dispose()
-
-
-@pytest.fixture
-def tipline(app):
-    return app.extensions["tipline"]
-
-
-@pytest.fixture
-def operator(app):
-    make_user(app, "operator@example.org", "operator")
-    return client_for(app, "operator@example.org")
-
-
-def volunteer(tipline, address: str, *, language: str, place_code: str | None, channel: str = "sms") -> None:
-    with storage.writing(tipline.db) as session:
-        storage.subscribe_volunteer(
-            session, reporter=tipline.reporter_of(address), address_sealed=tipline.contacts.seal(address),
-            channel=channel, language=language, place=None, place_code=place_code,
-            consent_wording="test consent", now=tipline.clock(),
-        )
-
-
-@pytest.fixture
-def watch(app, tipline):
-    """Three volunteers in Jawa Barat (one of whom left), one in Jawa Tengah, and a mere reporter."""
-    volunteer(tipline, BANDUNG, language="en", place_code="32.04")
-    volunteer(tipline, BOGOR, language="id", place_code="32")
-    volunteer(tipline, LEFT, language="en", place_code="32.01")
-    volunteer(tipline, SEMARANG, language="id", place_code="33.74")
-    client = app.test_client()
-    assert Reporter(client, LEFT).send("STOP") == []
-    reporter = Reporter(client, REPORTER_ONLY)
-    for text in ("hi", "1", "2", "A boy sells at night near the market", "1", "0", "0", "0", "1", "1"):
-        reporter.send(text)
-
-
-def run_worker(tipline, clock) -> Worker:
-    runner = Worker(tipline, clock=clock, sleep=lambda seconds: clock.advance(seconds=seconds), rng=random.Random(3))
-    runner.run_once()
-    clock.advance(minutes=5)  # a broadcast's rows are spread out in time
-    runner.run_once()
-    runner.run_timers()  # a broadcast is marked sent on the pass after its last message
-    return runner
-
-
-def post(client, path: str, data: dict, *, token_from: str):
-    return client.post(path, data={**data, "csrf_token": csrf_token(client, token_from)})
 
 
 def wall_clock(at: datetime) -> str:
     """A time as an operator in Jakarta types it into a datetime-local field (WIB, no zone)."""
     return at.astimezone(ZoneInfo("Asia/Jakarta")).strftime("%Y-%m-%dT%H:%M")
-
-
-def draft(operator, *, en: str, id_: str, places: list[str]) -> int:
-    response = post(operator, "/dashboard/community/broadcasts/new",
-                    {"text_en": en, "text_id": id_, "places": places}, token_from="/dashboard/community/broadcasts/new")
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return int(response.headers["Location"].rsplit("/", 1)[1])
 
 
 def test_broadcast_to_a_place_reaches_exactly_its_active_volunteers(app, tipline, watch, operator, fake_twilio, clock):

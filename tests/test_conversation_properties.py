@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from tipline import storage
+from tipline.storage import inbound
 from tipline.engine import command_of, fold
 from tipline.engine.conversation import PICKING, SUSPENDED, WHICH, is_report_state
 from tipline.engine.reading import words
@@ -71,7 +72,8 @@ def kept_for(tipline, reporter: str) -> set[str]:
         row = session.exec(select(ConversationRow).where(ConversationRow.reporter == reporter)).first()
         volunteer = session.exec(select(Volunteer).where(Volunteer.reporter == reporter)).first()
         ideas = list(session.exec(select(Idea).where(Idea.reporter == reporter)))
-    texts = [value for t in tips for value in (t.description, t.location, t.when_seen, t.children) if value]
+    kept = [value for t in tips for value in (t.description, t.location, *t.answers.values())]
+    texts = [value for value in kept if isinstance(value, str) and value]
     texts += [a.text for a in additions] + [i.text for i in ideas]
     texts += [json.dumps(row.data, ensure_ascii=False)] if row else []
     texts += [volunteer.place] if volunteer and volunteer.place else []
@@ -89,7 +91,7 @@ def must_be_kept(tipline, state: str | None, text: str) -> bool:
         return False  # "ya", "gak ada kok", "2 kerja": an answer
     if flow.signals.only_panic(text):
         return False  # "TOLONG!!": the urgent report is the answer; there is nothing to describe
-    return is_report_state(state) or flow.signals.is_story(text) or flow.signals.is_panic(text)
+    return is_report_state(flow, state) or flow.signals.is_story(text) or flow.signals.is_panic(text)
 
 
 @PROPERTY
@@ -99,12 +101,12 @@ def test_no_message_at_any_state_gets_a_500_or_loses_its_words(client, tipline, 
     sender = f"+1555019{next(_senders):04d}"
     reporter = tipline.reporter_of(sender)
     clock.advance(minutes=1)
-    with storage.writing(tipline.db) as session:
-        row = storage.lock_conversation(session, reporter=reporter, channel="sms")
+    with storage.writing_transaction(tipline.db) as tx:
+        row = inbound.lock_conversation(tx.conn, reporter=reporter, channel="sms")
         row.state, row.language = state, "id"
         row.data = {"answers": dict(answers), "tip": None, "lesson": 0}
         row.last_seen_at = clock.now - timedelta(minutes=quiet_minutes) if state else None
-        session.add(row)
+        inbound.save_conversation(tx.conn, row)
     fields = {"MessageSid": f"SM{next(_senders):032x}", "From": sender, "To": "+15550100099", "Body": text,
               "NumMedia": "0"}
     response = signed_post(client, fields)
@@ -128,10 +130,10 @@ def test_the_oracle_itself_sees_a_lost_message(tipline):
 @pytest.mark.parametrize("state", ["menu", "report_danger", "report_kind", "report_confirm", "language"])
 def test_odd_digits_and_symbols_at_numbered_questions_are_never_a_500(client, tipline, clock, text, state):
     sender = f"+1555018{next(_senders):04d}"
-    with storage.writing(tipline.db) as session:
-        row = storage.lock_conversation(session, reporter=tipline.reporter_of(sender), channel="sms")
+    with storage.writing_transaction(tipline.db) as tx:
+        row = inbound.lock_conversation(tx.conn, reporter=tipline.reporter_of(sender), channel="sms")
         row.state, row.language, row.data, row.last_seen_at = state, "id", {"answers": TOLD}, clock.now
-        session.add(row)
+        inbound.save_conversation(tx.conn, row)
     fields = {"MessageSid": f"SM{next(_senders):032x}", "From": sender, "To": "+15550100099", "Body": text}
     response = signed_post(client, fields)
     assert response.status_code == 200

@@ -9,7 +9,9 @@ import pytest
 from sqlmodel import select
 
 from tipline import storage
-from tipline.casework import Actor, change_status
+from tipline.actions import Actor
+from tipline.actions.followups import ask_reporter
+from tipline.actions.tips import change_status
 from tipline.models import Tip, TipEvent
 from tipline.privacy import pin_hash
 from tipline.settings import Settings, SettingsError
@@ -211,14 +213,11 @@ def test_add_to_a_closed_tip_reopens_it_for_operators(make_app, clock, status, a
 
 def test_a_volunteer_mid_report_answering_1_after_a_poll_gets_the_urgent_path(tmp_path, sqlite_url, clock,
                                                                                references):
-    from .test_broadcasts import BANDUNG, volunteer
-    from .test_outbox import twilio_app
-    from .test_polls import QUESTION, send_poll, tally
-    from tests.fake_twilio import FakeTwilio
-
+    from .community_support import BANDUNG, QUESTION, send_poll, tally, volunteer
     from .conftest import AUTH_TOKEN
     from .dashboard_support import client_for, make_user
-    from .test_outbox import ACCOUNT
+    from .fake_twilio import FakeTwilio
+    from .outbox_support import ACCOUNT, twilio_app
 
     with FakeTwilio(ACCOUNT, AUTH_TOKEN) as fake:
         app = twilio_app(tmp_path, sqlite_url, fake, clock, references)
@@ -240,12 +239,10 @@ def test_a_volunteer_mid_report_answering_1_after_a_poll_gets_the_urgent_path(tm
 
 
 def ask(tipline, clock, question="Which station was it?"):
-    from tipline.followup import ask_reporter
-
     clock.advance(minutes=30)
     with storage.writing(tipline.db) as session:
-        ask_reporter(session, storage.tip_by_reference(session, reference="TEST-2322"), question,
-                     actor="op@example.org", now=clock.now, outbound=tipline.outbound)
+        ask_reporter(session, Actor.operator("op@example.org"), storage.tip_by_reference(session, reference="TEST-2322"),
+                     question, now=clock.now, outbound=tipline.outbound)
     clock.advance(minutes=5)
 
 
@@ -335,3 +332,18 @@ def test_a_channel_whose_provider_does_not_answer_stop_gets_the_confirmation(mak
     assert tipline.receive(gateway).messages == ["You will get no more messages from us. Send START to come back."]
     twilio = InboundMessage(message_sid="SM2", sender=OTHER_PHONE, channel="sms", text="STOP")
     assert tipline.receive(twilio).messages == []
+
+
+def test_every_engine_event_has_one_handler(tipline):
+    """The service applies events by a table: an event the engine gains without a handler fails here,
+    and one that reaches the service anyway is refused, never passed over silently."""
+    from tipline.engine import EVENTS
+    from tipline.service import EVENT_HANDLERS
+
+    assert set(EVENT_HANDLERS) == set(EVENTS)
+
+    class Unknown:
+        pass
+
+    with storage.writing(tipline.db) as session, pytest.raises(TypeError, match="unhandled engine event Unknown"):
+        tipline._apply(session, Unknown(), reporter="pseudonym-1", message=None, now=tipline.clock())

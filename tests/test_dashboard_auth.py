@@ -7,24 +7,26 @@ from pathlib import Path
 import pyotp
 import pytest
 from click.testing import CliRunner
+
+from tipline import storage
+from tipline.cli import main
+from tipline.dashboard.security import verify_password
+
 from .dashboard_support import (  # noqa: F401  (fixtures)
     PASSWORD,
-    fast_passwords,
     accounts,
     admin,
     audit_log,
     client_for,
     csrf_token,
+    enrol_two_factor,
+    fast_passwords,
     login,
     make_user,
     operator,
     partner,
     post,
 )
-
-from tipline import storage
-from tipline.cli import main
-from tipline.dashboard.security import verify_password
 
 EVERY_PAGE = [
     "/dashboard/", "/dashboard/tips/ABCD-EFGH", "/dashboard/audit", "/dashboard/users", "/dashboard/statistics",
@@ -172,18 +174,9 @@ def test_operators_and_partners_cannot_manage_accounts(operator, partner, accoun
 
 # ---- two-factor ------------------------------------------------------------------------------------
 
-def _enrol(client, clock) -> str:
-    page = client.get("/dashboard/account/2fa").get_data(as_text=True)
-    secret = page.split('<code class="secret">', 1)[1].split("<", 1)[0]
-    code = pyotp.TOTP(secret).at(clock.now)
-    response = post(client, "/dashboard/account/2fa", {"code": code}, token_from="/dashboard/account/2fa")
-    assert response.status_code == 302
-    return secret
-
-
 def test_two_factor_login(app, clock, accounts):
     client = client_for(app, "operator@example.org")
-    secret = _enrol(client, clock)
+    secret = enrol_two_factor(client, clock)
     assert audit_log(app, action="totp_enabled")[0].target == "operator@example.org"
 
     fresh = app.test_client()
@@ -216,22 +209,11 @@ def test_admin_can_require_two_factor(app, admin, accounts, clock):
     client = client_for(app, "operator@example.org")
     blocked = client.get("/dashboard/")
     assert blocked.status_code == 302 and blocked.headers["Location"] == "/dashboard/account/2fa"
-    _enrol(client, clock)
+    enrol_two_factor(client, clock)
     assert client.get("/dashboard/").status_code == 200
 
 
 # ---- the command line ----------------------------------------------------------------------------
-
-@pytest.fixture
-def cli_env(settings, monkeypatch):
-    storage.upgrade(settings.database_url)
-    monkeypatch.setenv("TIPLINE_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("TIPLINE_INSTANCE_PATH", str(settings.instance_path))
-    monkeypatch.setenv("TIPLINE_SECRET_KEY", settings.secret_key)
-    monkeypatch.setenv("TIPLINE_PSEUDONYM_KEY", settings.pseudonym_key)
-    monkeypatch.setenv("TIPLINE_CONTACT_KEY", settings.contact_key)
-    return settings
-
 
 def test_users_add_hashes_with_argon2id(cli_env):
     result = CliRunner().invoke(main, ["users", "add", "Lead@Example.org", "--role", "admin", "--password-stdin"],

@@ -3,97 +3,25 @@
 from __future__ import annotations
 
 import ast
-import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tipline.engine import (
-    Access,
     AddToTip,
     Conversation,
     DiscardTip,
     Escalate,
     ForgetContact,
-    Inbound,
-    NoTips,
     SaveTip,
-    load_flow,
     parse_reference,
-    step,
 )
 from tipline.engine.reference import ALPHABET, new_reference
 
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
+from .engine_support import FLOWS, T0, Talk, Tips, flow, to_where  # noqa: F401  (fixture)
+
 ENGINE = Path(__file__).resolve().parent.parent / "tipline" / "engine"
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def flow():
-    return load_flow(FLOWS)
-
-
-class Tips(NoTips):
-    """An in-memory stand-in for stored tips: only what the engine may ask.
-
-    `statuses` are the sender's own tips; `others` someone else's, with their PIN.
-    """
-
-    def __init__(self, statuses=None, *, others=None, handling=None, routed=True):
-        self.statuses = dict(statuses or {})
-        self.others = dict(others or {})  # reference -> (status, pin)
-        self.handlings = dict(handling or {})
-        self.routed = routed
-        self.pin_tries: list[tuple[str, str]] = []
-
-    def status_of(self, reference):
-        return self.statuses.get(reference) or (self.others.get(reference) or (None,))[0]
-
-    def access(self, reference, pin):
-        if reference in self.statuses:
-            return Access(True, pin_used=False)
-        if reference not in self.others or pin is None:
-            return Access(False)
-        self.pin_tries.append((reference, pin))
-        return Access(self.others[reference][1] == pin, pin_used=True)
-
-    def handling(self, reference):
-        return self.handlings.get(reference, "none")
-
-    def urgent_route(self, fields):
-        return self.routed
-
-
-class Talk:
-    """One reporter's conversation with the engine, recording replies and events."""
-
-    def __init__(self, flow, *, channel="sms", language=None, tips=None):
-        self.flow = flow
-        self.conversation = Conversation(language=language)
-        self.channel = channel
-        self.now = T0
-        self.tips = tips or Tips()
-        self._counter = itertools.count(2)
-        self.events: list = []
-
-    def reference(self):
-        n = next(self._counter)
-        return f"{ALPHABET[n]}{ALPHABET[n]}{ALPHABET[n]}{ALPHABET[n]}-2222"
-
-    def send(self, text="", **inbound):
-        turn = step(
-            self.flow, self.conversation, Inbound(text=text, channel=self.channel, **inbound), self.now,
-            tips=self.tips, new_reference=self.reference,
-        )
-        self.conversation = turn.conversation
-        self.events.extend(turn.events)
-        self.last_events = turn.events
-        return turn.replies
-
-    def saved(self):
-        return [e for e in self.events if isinstance(e, SaveTip)]
 
 
 def test_engine_imports_no_web_storage_or_twilio_library():
@@ -411,14 +339,6 @@ def test_conversation_round_trips_through_storage_shape(flow):
     assert back == c
 
 
-def _to_where(flow, language="en"):
-    talk = Talk(flow, language=language)
-    for text in ("hi", "1", "2", "Children work nights at the brick kiln", "1"):
-        talk.send(text)
-    assert talk.conversation.state == "report_where"
-    return talk
-
-
 def _pick(talk, parent, code):
     """Page through a place menu to `code` and pick it, as a reporter would."""
     pages = talk.flow.place_pages(talk.conversation.language, parent)
@@ -432,7 +352,7 @@ def _pick(talk, parent, code):
 
 
 def test_where_offers_numbered_pages_of_provinces_then_regencies(flow):
-    talk = _to_where(flow)
+    talk = to_where(flow)
     first_page = talk.send("9")[0]
     assert first_page.startswith("Pick a number or write the place:\n1 Aceh\n")
     assert "9 More" in first_page and "0 Skip" in first_page
@@ -446,14 +366,14 @@ def test_where_offers_numbered_pages_of_provinces_then_regencies(flow):
 
 
 def test_where_picker_accepts_words_and_not_sure(flow):
-    talk = _to_where(flow, "id")
+    talk = to_where(flow, "id")
     talk.send("9")
     _pick(talk, None, "35")
     talk.send("Desa Sumberejo dekat pasar")
     fields = talk.saved()[-1].fields
     assert fields["location"] == "Desa Sumberejo dekat pasar, Jawa Timur" and fields["place_code"] == "35"
 
-    talk = _to_where(flow)
+    talk = to_where(flow)
     talk.send("9")
     _pick(talk, None, "51")
     talk.send("0")  # not sure which regency

@@ -7,65 +7,32 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import Reporter, make_settings
 from tipline import storage
-from tipline.casework import Actor, confirm_outcome
+from tipline.actions import Actor
+from tipline.actions.followups import FollowUpRefused, ask_reporter
+from tipline.actions.tips import confirm_outcome
 from tipline.cli import main
 from tipline.engine.gsm import segments
 from tipline.escalation import escalate_tip
-from tipline.followup import FollowUpRefused, ask_reporter
 from tipline.worker import Worker, purge
 
-ONCALL = "+15550100070"
-EVERYWHERE = "+15550100051"
-JAKARTA = "+15550100052"
-SPARE = "+15550100053"
+from .conftest import Reporter
+from .escalation_support import (  # noqa: F401  (fixtures)
+    EVERYWHERE,
+    JAKARTA,
+    ONCALL,
+    REPORTER_NUMBER,
+    SPARE,
+    finish,
+    outbox,
+    partners,
+    settings,
+    tip_of,
+    urgent_report,
+)
+
 STRANGER = "+15550100009"
-REPORTER_NUMBER = "+15550100001"
-
-
-@pytest.fixture
-def settings(tmp_path, sqlite_url):
-    return make_settings(tmp_path, sqlite_url, oncall_number=ONCALL)
-
-
-@pytest.fixture
-def partners(tipline):
-    with storage.writing(tipline.db) as session:
-        for name, phone, regions, categories, preference in (
-            ("Everywhere Org", EVERYWHERE, ["everywhere"], [], 1),
-            ("Jakarta Org", JAKARTA, ["Jakarta"], [], 2),
-            ("Spare Org", SPARE, ["Bali"], ["online"], 3),
-        ):
-            storage.add_partner(session, name=name, phone=phone, channel="sms", language="en", regions=regions,
-                                categories=categories, urgent_only=False, preference=preference, now=tipline.clock())
-
-
-def outbox(tipline):
-    """(address, kind, body) of every queued message, oldest first."""
-    with storage.reading(tipline.db) as session:
-        rows = sorted(storage.list_outbox(session), key=lambda r: r.id)
-    return [(tipline.contacts.open(r.to_sealed) if r.to_sealed else None, r.kind, r.body) for r in rows]
-
-
-def tip_of(tipline, reference):
-    with storage.reading(tipline.db) as session:
-        return storage.tip_by_reference(session, reference=reference)
-
-
-def urgent_report(client, *, consent: bool = True) -> tuple[Reporter, str]:
-    reporter = Reporter(client, REPORTER_NUMBER)
-    for text in ("hi", "1", "1"):
-        reporter.send(text)
-    return reporter, "TEST-2322"
-
-
-def finish(reporter: Reporter, *, consent: bool) -> None:
-    """The rest of an urgent report: where the child is now, what is happening, kind, how many, contact."""
-    for text in ("Jl. Melati 4, Jakarta Timur", "Two girls locked in a house behind the market, a man guards the door",
-                 "2", "2", "1" if consent else "2"):
-        reporter.send(text)
-    reporter.send("1")
+OPERATOR = Actor.operator("op@example.org")
 
 
 def test_urgent_tip_goes_at_once_to_partners_everywhere_and_on_call(client, tipline, partners):
@@ -178,7 +145,7 @@ def test_follow_up_only_with_consent_and_the_answer_joins_the_tip(client, tiplin
     clock.advance(minutes=30)  # an operator reads the tip and asks
     with storage.writing(tipline.db) as session:
         tip = storage.tip_by_reference(session, reference=reference)
-        ask_reporter(session, tip, "What colour was the door?", actor="op@example.org", now=clock.now,
+        ask_reporter(session, OPERATOR, tip, "What colour was the door?", now=clock.now,
                      outbound=tipline.outbound)
     address, kind, body = outbox(tipline)[-1]
     assert address == REPORTER_NUMBER and kind == "follow_up" and "colour" in body
@@ -198,7 +165,7 @@ def test_no_follow_up_without_consent(client, tipline, partners, clock):
     with storage.writing(tipline.db) as session:
         tip = storage.tip_by_reference(session, reference=reference)
         with pytest.raises(FollowUpRefused):
-            ask_reporter(session, tip, "Anything else?", actor="op@example.org", now=clock.now,
+            ask_reporter(session, OPERATOR, tip, "Anything else?", now=clock.now,
                          outbound=tipline.outbound)
     assert not any(kind == "follow_up" for _, kind, _ in outbox(tipline))
 
@@ -208,7 +175,7 @@ def test_exit_cancels_a_queued_follow_up(client, tipline, partners, clock):
     finish(reporter, consent=True)
     with storage.writing(tipline.db) as session:
         tip = storage.tip_by_reference(session, reference=reference)
-        ask_reporter(session, tip, "Anything else?", actor="op@example.org", now=clock.now, outbound=tipline.outbound)
+        ask_reporter(session, OPERATOR, tip, "Anything else?", now=clock.now, outbound=tipline.outbound)
     reporter.send("EXIT")
     with storage.reading(tipline.db) as session:
         [row] = [r for r in storage.list_outbox(session) if r.kind == "follow_up"]
@@ -227,10 +194,11 @@ def test_purge_applies_retention_and_dry_run_changes_nothing(client, tipline, pa
     dry = purge(tipline, now=later, dry_run=True)
     assert dry["closed_tip_text"] == 1 and dry["processed_messages"] > 0 and dry["conversations"] == 1
     assert tip_of(tipline, reference).description is not None
+    assert tip_of(tipline, reference).answers == {"children": "2"}  # how many: the reporter's words too
     counts = purge(tipline, now=later, dry_run=False)
     assert counts == dry
     tip = tip_of(tipline, reference)
-    assert tip.description is None and tip.location is None and tip.status == "closed"
+    assert tip.description is None and tip.location is None and tip.answers == {} and tip.status == "closed"
     assert purge(tipline, now=later, dry_run=False)["closed_tip_text"] == 0
     for name, value in {"TIPLINE_DATABASE_URL": tipline.settings.database_url,
                         "TIPLINE_INSTANCE_PATH": str(tipline.settings.instance_path)}.items():

@@ -232,3 +232,47 @@ def test_new_engine_messages_are_checked_like_the_others(broken):
 def test_place_words_must_be_well_formed(broken):
     (broken / "place_words.yaml").write_text("kinds: {town: [KOTA]}\n", encoding="utf-8")
     assert any("place_words.yaml" in f and "'kinds'" in f for f in check_flow(broken))
+
+
+# ---- report fields and state roles (issue 12) ------------------------------------------------------
+
+@pytest.mark.parametrize("change, fault", [
+    (lambda d: d["fields"].pop("when"), "state 'report_when' keeps 'when', which 'fields' does not declare"),
+    (lambda d: d["fields"]["children"].update(kind="choice"),
+     "state 'report_count' takes a text answer, but field 'children' is a choice"),
+    (lambda d: d["fields"]["when"].update(role="danger"), "two fields have the role 'danger'"),
+    (lambda d: d["fields"]["description"].pop("role"), "no field has the role story"),
+    (lambda d: d["fields"]["when"].update(shown=True), "field 'when' has unknown key(s) ['shown']"),
+    (lambda d: d["fields"]["when"].update(partner="lots"), "field 'when': partner is a number of characters"),
+    (lambda d: d.update(confirm="report_count"), "the confirm state 'report_count' has no option that does submit"),
+    (lambda d: d.update(confirm="report_sent"), "confirm state 'report_sent' is not defined"),
+    (lambda d: d.pop("help") and d["states"].pop("help") and d["states"]["menu"]["options"].pop("3"),
+     "the flow needs a 'help' state"),
+])
+def test_fields_and_roles_are_checked(broken, change, fault):
+    edit(broken / "flow.yaml", change)
+    faults = check_flow(broken)
+    assert any(fault in f for f in faults), faults
+
+
+def test_a_column_the_tip_does_not_have_is_refused(broken):
+    """`column: true` only for the fields the tip has a column for; the rest live in its answers."""
+    from tipline.report_fields import column_faults
+
+    edit(broken / "flow.yaml", lambda d: d["fields"]["when"].update(column=True))
+    assert column_faults(load_flow(broken).fields) == [
+        "flow.yaml: field 'when' is declared a column, but the tip has columns only for category, description, "
+        "location, contact_consent; leave `column` out to keep it in the tip's answers"]
+    assert column_faults(load_flow(FLOWS).fields) == []
+
+
+def test_the_report_is_read_from_the_flow_not_from_state_names(broken):
+    """Renamed states keep working: the report is what `report` and `urgent` lead to."""
+    text = (broken / "flow.yaml").read_text(encoding="utf-8")
+    (broken / "flow.yaml").write_text(text.replace("report_", "lapor_").replace("urgent_", "darurat_"),
+                                      encoding="utf-8")
+    flow = load_flow(broken)
+    assert flow.report_states == {"lapor_danger", "darurat_where", "darurat_what", "lapor_what", "lapor_kind",
+                                  "lapor_where", "lapor_when", "lapor_count", "lapor_contact", "lapor_confirm"}
+    assert flow.roles["confirm"] == "lapor_confirm"
+    assert check_flow(broken) == []

@@ -23,12 +23,12 @@ from .dashboard_support import (  # noqa: F401  (fixtures)
     audit_log,
     client_for,
     csrf_token,
+    enrol_two_factor,
     fast_passwords,
     login,
     make_user,
     post,
 )
-from .test_dashboard_auth import _enrol
 
 OPERATOR = "operator@example.org"
 
@@ -103,7 +103,7 @@ def test_the_device_cookie_names_no_account_and_stays_on_the_dashboard(app, acco
 
 @pytest.fixture
 def with_totp(app, accounts, clock):
-    secret = _enrol(client_for(app, OPERATOR), clock)
+    secret = enrol_two_factor(client_for(app, OPERATOR), clock)
     clock.advance(seconds=30)
     return secret
 

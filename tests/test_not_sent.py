@@ -72,7 +72,7 @@ def test_every_page_says_sending_is_off(logged, operator, page):
 
 
 def test_a_broadcast_without_an_account_counts_nothing_as_sent(app, tipline, operator, clock):
-    from .test_broadcasts import draft, volunteer
+    from .community_support import draft, volunteer
 
     volunteer(tipline, "+15550100081", language="en", place_code="32.04")
     broadcast_id = draft(operator, en="Watch the bus station this week.", id_="Awasi terminal bus.", places=["32"])

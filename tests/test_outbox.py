@@ -3,65 +3,30 @@
 from __future__ import annotations
 
 import json
-import random
 import threading
 from datetime import timedelta
 
 import pytest
 
-from tests.conftest import AUTH_TOKEN, make_settings, signed_post
-from tests.fake_twilio import FakeTwilio
-from tipline import create_app, storage
+from tipline import create_app
 from tipline.models import utcnow
 from tipline.settings import Settings
 from tipline.storage import upgrade
 from tipline.worker import Worker
 
-ACCOUNT = "AC" + "1" * 32
-PARTNER = "+15550100050"
-STATUS_URL = "http://localhost/twilio/status"
-
-
-@pytest.fixture
-def fake_twilio():
-    with FakeTwilio(ACCOUNT, AUTH_TOKEN) as fake:
-        yield fake
-
-
-def twilio_app(tmp_path, database_url, fake, clock, references, **overrides):
-    settings = make_settings(
-        tmp_path, database_url, twilio_account_sid=ACCOUNT, twilio_api_base_url=fake.base_url,
-        twilio_sms_from="+15550100090", twilio_whatsapp_from="+15550100091", send_rate_per_second=1000.0,
-        **overrides,
-    )
-    upgrade(settings.database_url)
-    app = create_app(settings, clock=clock, reference_maker=references)
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def app(tmp_path, sqlite_url, fake_twilio, clock, references):
-    app = twilio_app(tmp_path, sqlite_url, fake_twilio, clock, references)
-    yield app
-    app.extensions["tipline"].db.dispose()
-
-
-def queue(tipline, *, address=PARTNER, body="Test message", kind="alert", partner_id=None):
-    with storage.writing(tipline.db) as session:
-        row = tipline.outbound.queue(session, kind=kind, address=address, body=body, now=tipline.clock())
-        if partner_id is not None:
-            row.partner_id = partner_id
-        return row.id
-
-
-def row(tipline, message_id):
-    with storage.reading(tipline.db) as session:
-        return storage.outbox_message(session, message_id=message_id)
-
-
-def worker(tipline, clock):
-    return Worker(tipline, clock=clock, sleep=lambda seconds: clock.advance(seconds=seconds), rng=random.Random(7))
+from .conftest import make_settings, signed_post
+from .outbox_support import (  # noqa: F401  (fixtures)
+    ACCOUNT,
+    PARTNER,
+    STATUS_URL,
+    add_shelter,
+    app,
+    fake_twilio,
+    queue,
+    row,
+    twilio_app,
+    worker,
+)
 
 
 def test_send_goes_through_the_real_client_and_keeps_the_sid(tipline, fake_twilio, clock):
@@ -163,18 +128,8 @@ def test_status_callback_is_signed_and_checked(client, tipline):
     assert unknown.status_code == 204
 
 
-def _partner(tipline, *, channel, last_inbound_at=None):
-    with storage.writing(tipline.db) as session:
-        partner = storage.add_partner(
-            session, name="Shelter", phone=PARTNER, channel=channel, language="en", regions=["everywhere"],
-            categories=[], urgent_only=False, preference=1, now=tipline.clock(),
-        )
-        partner.last_inbound_at = last_inbound_at
-        return partner.id
-
-
 def test_whatsapp_within_24_hours_is_free_form(tipline, fake_twilio, clock):
-    partner_id = _partner(tipline, channel="whatsapp", last_inbound_at=clock.now - timedelta(hours=23))
+    partner_id = add_shelter(tipline, channel="whatsapp", last_inbound_at=clock.now - timedelta(hours=23))
     queue(tipline, address=f"whatsapp:{PARTNER}", partner_id=partner_id)
     worker(tipline, clock).run_once()
     [request] = fake_twilio.sent()
@@ -182,7 +137,7 @@ def test_whatsapp_within_24_hours_is_free_form(tipline, fake_twilio, clock):
 
 
 def test_whatsapp_after_24_hours_falls_back_to_sms(tipline, fake_twilio, clock):
-    partner_id = _partner(tipline, channel="whatsapp", last_inbound_at=clock.now - timedelta(hours=25))
+    partner_id = add_shelter(tipline, channel="whatsapp", last_inbound_at=clock.now - timedelta(hours=25))
     message_id = queue(tipline, address=f"whatsapp:{PARTNER}", partner_id=partner_id)
     worker(tipline, clock).run_once()
     [request] = fake_twilio.sent()
@@ -193,7 +148,7 @@ def test_whatsapp_after_24_hours_falls_back_to_sms(tipline, fake_twilio, clock):
 def test_whatsapp_after_24_hours_uses_the_template_when_configured(tmp_path, sqlite_url, fake_twilio, clock, references):
     app = twilio_app(tmp_path, sqlite_url, fake_twilio, clock, references, twilio_whatsapp_content_sid="HX" + "2" * 32)
     tipline = app.extensions["tipline"]
-    partner_id = _partner(tipline, channel="whatsapp")
+    partner_id = add_shelter(tipline, channel="whatsapp")
     queue(tipline, address=f"whatsapp:{PARTNER}", partner_id=partner_id, body="Escalation words")
     worker(tipline, clock).run_once()
     [request] = fake_twilio.sent()
@@ -203,7 +158,7 @@ def test_whatsapp_after_24_hours_uses_the_template_when_configured(tmp_path, sql
 
 
 def test_not_on_whatsapp_falls_back_to_sms(tipline, fake_twilio, clock):
-    partner_id = _partner(tipline, channel="whatsapp", last_inbound_at=clock.now)
+    partner_id = add_shelter(tipline, channel="whatsapp", last_inbound_at=clock.now)
     message_id = queue(tipline, address=f"whatsapp:{PARTNER}", partner_id=partner_id)
     fake_twilio.fail(400, 63003, to=f"whatsapp:{PARTNER}")
     worker(tipline, clock).run_once()
@@ -212,7 +167,7 @@ def test_not_on_whatsapp_falls_back_to_sms(tipline, fake_twilio, clock):
 
 
 def test_undelivered_on_whatsapp_callback_queues_an_sms_copy(client, tipline, fake_twilio, clock):
-    partner_id = _partner(tipline, channel="whatsapp", last_inbound_at=clock.now)
+    partner_id = add_shelter(tipline, channel="whatsapp", last_inbound_at=clock.now)
     message_id = queue(tipline, address=f"whatsapp:{PARTNER}", partner_id=partner_id)
     runner = worker(tipline, clock)
     runner.run_once()

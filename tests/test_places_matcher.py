@@ -9,7 +9,8 @@ import pytest
 from tipline.engine import load_flow
 from tipline.engine.places import Place, PlaceMatcher, PlaceWords
 
-from .test_engine import Talk, _to_where
+from . import engine_support
+from .engine_support import Talk
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
@@ -70,7 +71,7 @@ def test_the_matcher_works_on_any_tree_without_place_words():
 # ---- in the conversation -----------------------------------------------------------------------------
 
 def to_where(flow, language="id"):
-    return _to_where(flow, language)
+    return engine_support.to_where(flow, language)
 
 
 def test_an_ambiguous_place_is_asked_back_with_a_numbered_choice(flow):

@@ -8,11 +8,10 @@ import pytest
 
 from tipline import storage
 
-from .conftest import Reporter
-from .dashboard_support import fast_passwords  # noqa: F401  (fixture)
-from .test_broadcasts import (  # noqa: F401  (fixtures)
+from .community_support import (  # noqa: F401  (fixtures)
     BANDUNG,
     BOGOR,
+    QUESTION,
     REPORTER_ONLY,
     SEMARANG,
     app,
@@ -20,40 +19,13 @@ from .test_broadcasts import (  # noqa: F401  (fixtures)
     operator,
     post,
     run_worker,
-    tipline,
+    send_poll,
+    tally,
     volunteer,
+    volunteers,
 )
-
-QUESTION = {
-    "question_en": "Where do children work at night in your area?",
-    "options_en": "Markets\nPorts\nKaraoke bars",
-    "question_id": "Di mana anak bekerja malam hari di daerah Anda?",
-    "options_id": "Pasar\nPelabuhan\nTempat karaoke",
-}
-
-
-@pytest.fixture
-def volunteers(tipline):
-    volunteer(tipline, BANDUNG, language="en", place_code="32.04")
-    volunteer(tipline, BOGOR, language="id", place_code="32")
-    volunteer(tipline, SEMARANG, language="id", place_code="33.74")
-
-
-def send_poll(operator, tipline, clock, **extra) -> tuple[int, int]:
-    response = post(operator, "/dashboard/community/polls/new", {**QUESTION, **extra},
-                    token_from="/dashboard/community/polls/new")
-    assert response.status_code == 302, response.get_data(as_text=True)
-    broadcast_path = response.headers["Location"]
-    post(operator, f"{broadcast_path}/send", {"action": "now"}, token_from=broadcast_path)
-    run_worker(tipline, clock)
-    with storage.reading(tipline.db) as session:
-        [poll] = storage.list_polls(session)
-    return poll.id, int(broadcast_path.rsplit("/", 1)[1])
-
-
-def tally(tipline, poll_id) -> dict[int, int]:
-    with storage.reading(tipline.db) as session:
-        return storage.poll_tally(session, poll_id=poll_id)
+from .conftest import Reporter
+from .dashboard_support import fast_passwords  # noqa: F401  (fixture)
 
 
 def test_poll_reaches_volunteers_and_answers_are_tallied(app, tipline, volunteers, operator, fake_twilio, clock):

@@ -18,7 +18,6 @@ from tipline.cli import main
 
 from .conftest import make_settings
 from .dashboard_support import audit_log, csrf_token, fast_passwords, make_user  # noqa: F401
-from .test_dashboard_auth import cli_env  # noqa: F401  (fixture)
 
 OUTSIDE = "198.51.100.7"  # a documentation address: someone on the internet
 FORGED = "203.0.113.99"

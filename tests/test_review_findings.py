@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import make_settings
-from tests.dashboard_support import accounts, admin, fast_passwords  # noqa: F401  (fixtures)
-from tests.test_escalation import ONCALL, finish, outbox, partners, tip_of, urgent_report  # noqa: F401
 from tipline import storage
-from tipline.followup import ask_reporter
+from tipline.actions import Actor
+from tipline.actions.followups import ask_reporter
 
-
-@pytest.fixture
-def settings(tmp_path, sqlite_url):
-    return make_settings(tmp_path, sqlite_url, oncall_number=ONCALL)
+from .conftest import make_settings
+from .dashboard_support import accounts, admin, fast_passwords  # noqa: F401  (fixtures)
+from .escalation_support import (  # noqa: F401  (fixtures)
+    ONCALL,
+    finish,
+    outbox,
+    partners,
+    settings,
+    tip_of,
+    urgent_report,
+)
 
 
 def _asked(client, tipline, clock):
@@ -22,7 +27,8 @@ def _asked(client, tipline, clock):
     clock.advance(minutes=30)
     with storage.writing(tipline.db) as session:
         tip = storage.tip_by_reference(session, reference=reference)
-        ask_reporter(session, tip, "Anything else?", actor="op@example.org", now=clock.now, outbound=tipline.outbound)
+        ask_reporter(session, Actor.operator("op@example.org"), tip, "Anything else?", now=clock.now,
+                     outbound=tipline.outbound)
     clock.advance(minutes=5)
     return reporter, reference
 

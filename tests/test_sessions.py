@@ -178,9 +178,9 @@ def test_retention_removes_ended_sessions(app, operator, clock):
 
 
 def test_a_half_way_login_ends_after_5_minutes(app, accounts, clock):
-    from .test_dashboard_auth import _enrol
+    from .dashboard_support import enrol_two_factor
 
-    _enrol(client_for(app, "operator@example.org"), clock)
+    enrol_two_factor(client_for(app, "operator@example.org"), clock)
     client = app.test_client()
     assert login(client, "operator@example.org").headers["Location"] == "/dashboard/login/code"
     assert client.get("/dashboard/login/code").status_code == 200

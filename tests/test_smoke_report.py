@@ -17,7 +17,7 @@ def test_complete_report_is_stored_under_a_pseudonym(reporter, tipline):
     final = reporter.send("1")
     assert "TEST-" in final[0]
     with storage.reading(tipline.db) as session:
-        tips = list(storage.export_tips(session))
+        tips = list(storage.export_tips(session, shown=tipline.flow.shown_fields))
     assert len(tips) == 1
     tip = tips[0]
     assert tip["complete"] is True

@@ -12,16 +12,33 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
+from sqlmodel import select
 
 from tests.conftest import Reporter, make_settings
-from tests.fake_smsgate import PASSWORD, SIGNING_KEY, USERNAME, FakeGateway, delivery, received, sign, status
-from tests.gateway_support import E164, EVENTS, LOCAL, Phone, gateway_app, make_worker, post_event
+from tests.fake_smsgate import (
+    PASSWORD,
+    SIGNING_KEY,
+    USERNAME,
+    FakeGateway,
+    delivery,
+    received,
+    sign,
+    status,
+)
+from tests.gateway_support import (
+    E164,
+    EVENTS,
+    LOCAL,
+    Phone,
+    gateway_app,
+    make_worker,
+    post_event,
+)
 from tipline import storage
 from tipline.channels import reply_bodies
 from tipline.models import ConversationRow, GatewayEvent, OutboxMessage, Tip
 from tipline.privacy import normalize_address, pseudonym
 from tipline.settings import SettingsError
-from sqlmodel import select
 
 
 @pytest.fixture
@@ -366,14 +383,14 @@ def test_what_the_tip_line_starts_itself_goes_by_the_gateway_too(phone, tipline,
 
 
 def test_a_follow_up_answer_is_thanked_through_the_gateway(phone, tipline, fake, clock):
-    from tipline import followup
+    from tipline.actions import Actor, followups
 
     for words in ("halo", "1", "gak", "ada anak disuruh ngemis di lampu merah", "6", "0", "0", "0", "iya", "1"):
         phone.text(words)
     [tip] = rows(tipline, Tip)
     with storage.writing(tipline.db) as session:
-        followup.ask_reporter(session, storage.tip_by_id(session, tip_id=tip.id), "Jam berapa biasanya?",
-                              actor="op@example.org", now=clock(), outbound=tipline.outbound)
+        followups.ask_reporter(session, Actor.operator("op@example.org"), storage.tip_by_id(session, tip_id=tip.id),
+                               "Jam berapa biasanya?", now=clock(), outbound=tipline.outbound)
     phone.worker.run_once()
     assert "Jam berapa biasanya?" in fake.texts_to(E164)[-1], "the operator's question goes by the gateway too"
     [thanks] = phone.text("biasanya sore jam 4an")

@@ -12,10 +12,10 @@ import pytest
 from tipline import storage
 
 from .conftest import signed_post
-from .test_outbox import (  # noqa: F401  (fixtures)
+from .outbox_support import (  # noqa: F401  (fixtures)
     PARTNER,
     STATUS_URL,
-    _partner,
+    add_shelter,
     app,
     fake_twilio,
     queue,
@@ -32,7 +32,7 @@ def sms_copies(tipline, message_id: int) -> list:
 @pytest.fixture
 def sent_on_whatsapp(client, tipline, fake_twilio, clock):
     """An escalation sent on WhatsApp, and its sid."""
-    partner_id = _partner(tipline, channel="whatsapp", last_inbound_at=clock.now)
+    partner_id = add_shelter(tipline, channel="whatsapp", last_inbound_at=clock.now)
     message_id = queue(tipline, address=f"whatsapp:{PARTNER}", partner_id=partner_id, kind="escalation")
     worker(tipline, clock).run_once()
     return message_id, row(tipline, message_id).twilio_sid

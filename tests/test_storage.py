@@ -22,7 +22,7 @@ def store(tmp_path, database_url, clock, references):
 
 def export(tipline):
     with storage.reading(tipline.db) as session:
-        return list(storage.export_tips(session))
+        return list(storage.export_tips(session, shown=tipline.flow.shown_fields))
 
 
 def test_report_add_status_and_export(store, clock):

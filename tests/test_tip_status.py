@@ -10,13 +10,32 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import Reporter, make_settings
-from tipline import casework, storage
-from tipline.casework import Actor, CaseworkRefused, TipStatus, operator_steps
+from tipline import storage
+from tipline.actions import Actor
+from tipline.actions import tips as tip_actions
+from tipline.actions.tips import CaseworkRefused, TipStatus, operator_steps
 from tipline.cli import main
 from tipline.worker import Worker
 
-from .dashboard_support import accounts, add_tip, at, audit_log, fast_passwords, operator, post  # noqa: F401
-from .routing_support import JABAR, ONCALL, provinces, queued, reached, stored, timeline, urgent_tip
+from .dashboard_support import (  # noqa: F401
+    accounts,
+    add_tip,
+    at,
+    audit_log,
+    fast_passwords,
+    operator,
+    post,
+)
+from .routing_support import (
+    JABAR,
+    ONCALL,
+    provinces,
+    queued,
+    reached,
+    stored,
+    timeline,
+    urgent_tip,
+)
 
 TIP = "/dashboard/tips/TEST-2222"
 OPERATOR = Actor.operator("operator@example.org", "127.0.0.1")
@@ -71,7 +90,7 @@ def test_refused_moves_change_nothing(app, tipline, clock, status, target, code)
     with storage.writing(tipline.db) as session:
         tip = storage.tip_by_reference(session, reference="TEST-2222")
         with pytest.raises(CaseworkRefused) as refused:
-            casework.change_status(session, tip, actor=OPERATOR, to=target, reason="  ", now=clock.now)
+            tip_actions.change_status(session, tip, actor=OPERATOR, to=target, reason="  ", now=clock.now)
     assert refused.value.code == code and stored(tipline, "TEST-2222").status == status
     assert audit_log(app, action="status_changed") == []
 
@@ -80,7 +99,7 @@ def test_going_back_with_a_reason_is_kept_in_the_timeline_and_the_audit_trail(ap
     tip_in(app, clock, "closed")
     with storage.writing(tipline.db) as session:
         tip = storage.tip_by_reference(session, reference="TEST-2222")
-        casework.change_status(session, tip, actor=OPERATOR, to="triaged", reason="The girl was seen again today",
+        tip_actions.change_status(session, tip, actor=OPERATOR, to="triaged", reason="The girl was seen again today",
                                now=clock.now)
     assert stored(tipline, "TEST-2222").status == "triaged"
     change = {"from": "closed", "to": "triaged", "reason": "The girl was seen again today"}

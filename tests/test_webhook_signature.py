@@ -177,7 +177,7 @@ def snapshot(tipline) -> tuple:
              row.opted_out, row.last_seen_at)
             for row in session.exec(sa.select(ConversationRow).order_by(ConversationRow.id)).scalars()
         ]
-        tips = json.dumps(list(storage.export_tips(session)), sort_keys=True)
+        tips = json.dumps(list(storage.export_tips(session, shown=tipline.flow.shown_fields)), sort_keys=True)
         processed = session.exec(sa.text("SELECT count(*) FROM processed_message")).one()[0]
     return conversations, tips, processed
 

@@ -158,15 +158,20 @@ from .export import EXPORT_COLUMNS  # noqa: E402,F401  (the CSV columns, also na
 def tips_export(fmt: str) -> None:
     """Write all tips to stdout (JSON: an array of objects)."""
     from . import storage
+    from .engine import FlowError, load_flow
     from .export import csv_chunks, json_chunks
 
     settings = _settings()
+    try:
+        shown = load_flow(settings.flows_path).shown_fields  # the report's fields, as the flow declares them
+    except FlowError as exc:
+        raise click.ClickException(f"flows/ is broken: {exc} (run `tipline flows check`)") from None
     storage.upgrade(settings.database_url)
     engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     out = sys.stdout
     with storage.reading(engine) as session:
-        chunks = json_chunks if fmt == "json" else csv_chunks
-        for chunk in chunks(storage.export_tips(session)):
+        rows = storage.export_tips(session, shown=shown)
+        for chunk in json_chunks(rows) if fmt == "json" else csv_chunks(rows, shown):
             out.write(chunk)
     engine.dispose()
 
@@ -177,7 +182,9 @@ def tips_export(fmt: str) -> None:
 @click.option("--reason", default=None, help="why: needed to go back a step (kept in the audit trail)")
 def tips_status(reference: str, status: str, reason: str | None) -> None:
     """Move a tip as an operator may (the dashboard's rules); the change goes to the audit trail."""
-    from . import casework, storage
+    from . import storage
+    from .actions import COMMAND_LINE
+    from .actions import tips as tip_actions
     from .engine import parse_reference
     from .models import utcnow
 
@@ -194,9 +201,9 @@ def tips_status(reference: str, status: str, reason: str | None) -> None:
                 raise click.ClickException(f"no tip {found}")
             tip = storage.lock_tip(session, tip_id=tip.id)
             before = tip.status
-            changed = casework.change_status(session, tip, actor=casework.Actor("cli", "operator"), to=status,
-                                             reason=reason, now=utcnow())
-    except casework.CaseworkRefused as refusal:
+            changed = tip_actions.change_status(session, tip, actor=COMMAND_LINE, to=status, reason=reason,
+                                                now=utcnow())
+    except tip_actions.CaseworkRefused as refusal:
         if refusal.code == "reason_required":
             raise click.ClickException(f"going back from {before} to {status} needs --reason") from None
         raise click.ClickException(f"a tip cannot go from {before} to {status}") from None
@@ -215,10 +222,16 @@ def flows() -> None:
 @flows.command("check")
 def flows_check() -> None:
     """Validate flows/ (structure, every language complete, message length rules)."""
+    from .engine import FlowError, load_flow
     from .engine.check import check_flow
+    from .report_fields import column_faults
 
     settings = _settings()
     faults = check_flow(settings.flows_path, service_name=settings.service_name)
+    try:
+        faults += column_faults(load_flow(settings.flows_path).fields)
+    except FlowError:
+        pass  # check_flow has said why the flow does not load
     for fault in faults:
         click.echo(f"FAULT {fault}", err=True)
     if faults:
@@ -459,63 +472,82 @@ def partners() -> None:
 @click.option("--region", "regions", multiple=True,
               help="a place they cover: a code from flows/places.yaml (32 takes 32.xx too), a word matched in a "
                    "tip's location, or 'everywhere'")
+@click.option("--place", "places", multiple=True,
+              help="a place they cover, by its name in flows/places.yaml (Jawa Barat, Kota Semarang): kept as its code")
 @click.option("--category", "categories", multiple=True,
               type=click.Choice(["forced_labour", "sexual_exploitation", "recruitment", "online", "child_marriage",
                                  "begging", "other"]), help="a kind of tip they take (default: every kind)")
 @click.option("--urgent-only", is_flag=True, help="only immediate-danger tips")
 @click.option("--preference", default=100, show_default=True, type=int, help="lower goes first when a tip moves on")
 @click.option("--lang", "language", default="en", show_default=True, help="language of their messages")
-def partners_add(name, phone, channel, regions, categories, urgent_only, preference, language) -> None:
-    """Register a partner that receives escalations."""
-    import phonenumbers
+def partners_add(name, phone, channel, regions, places, categories, urgent_only, preference, language) -> None:
+    """Register a partner that receives escalations (checked and audited as on the dashboard)."""
     import sqlalchemy as sa
 
     from . import storage
-    from .escalation import is_place_code
+    from .actions import COMMAND_LINE
+    from .actions.partners import PartnerInvalid, add_partner, check_partner
+    from .engine import FlowError, load_flow
     from .models import utcnow
 
-    name = " ".join(name.split())
-    if not name or len(name) > 128:
-        raise click.BadParameter("give a name of 1 to 128 characters", param_hint="NAME")
-    try:
-        number = phonenumbers.parse(phone.removeprefix("whatsapp:"), None)
-        if not phonenumbers.is_possible_number(number):
-            raise phonenumbers.NumberParseException(0, "impossible")
-    except phonenumbers.NumberParseException:
-        raise click.BadParameter("an E.164 number such as +15550100050", param_hint="--phone") from None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    cleaned = [" ".join(r.split()) for r in regions if r.strip()]
     settings = _settings()
-    codes = [r for r in cleaned if is_place_code(r)]
-    flow = None
-    if codes:  # a place code must be one of the deployment's places: a typo would cover nobody
-        from .engine import FlowError, load_flow
-
-        try:
-            flow = load_flow(settings.flows_path)
-        except FlowError as exc:
-            raise click.ClickException(f"flows/ is broken: {exc} (run `tipline flows check`)") from None
-        unknown = [code for code in codes if flow.place(code) is None]
-        if unknown:
-            raise click.BadParameter(f"no place with code {', '.join(unknown)} in flows/places.yaml",
-                                     param_hint="--region")
-    storage.upgrade(settings.database_url)
-    engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
     try:
-        with storage.writing(engine) as session:
-            if storage.partner_by_name(session, name=name) is not None:
-                raise click.ClickException(f"a partner named {name!r} exists already")
-            storage.add_partner(
-                session, name=name, phone=e164, channel=channel, language=language, regions=cleaned or ["everywhere"],
-                categories=list(categories), urgent_only=urgent_only, preference=preference, now=utcnow(),
-            )
-    except sa.exc.IntegrityError:
-        raise click.ClickException("another partner has this phone number") from None
-    finally:
-        engine.dispose()
-    where = ", ".join(f"{r} ({flow.place(r).name})" if r in codes else r for r in cleaned) if cleaned else "everywhere"
-    click.echo(f"partner {name} added: {channel} ***{e164[-2:]}, covers {where}"
+        flow = load_flow(settings.flows_path)
+    except FlowError as exc:
+        raise click.ClickException(f"flows/ is broken: {exc} (run `tipline flows check`)") from None
+    try:
+        values = check_partner(flow, name=name, phone=phone, channel=channel, language=language,
+                               regions=[*regions, *(_place_code(flow, place) for place in places)],
+                               categories=list(categories), urgent_only=urgent_only, preference=preference)
+        storage.upgrade(settings.database_url)
+        engine = storage.make_engine(settings.database_url, **settings.database_timeouts)
+        try:
+            with storage.writing(engine) as session:
+                add_partner(session, COMMAND_LINE, values, now=utcnow())
+        except sa.exc.IntegrityError:  # added by someone else between the check and the insert
+            raise click.ClickException("another partner has this name or phone number") from None
+        finally:
+            engine.dispose()
+    except PartnerInvalid as invalid:
+        raise _partner_problem(invalid.problems[0], name=" ".join(name.split())) from None
+    where = ", ".join(f"{r} ({flow.place(r).name})" if flow.place(r) else r for r in values.regions)
+    click.echo(f"partner {values.name} added: {channel} ***{values.phone[-2:]}, covers {where}"
                f"{', urgent only' if urgent_only else ''}")
+
+
+def _place_code(flow, name: str) -> str:
+    """The code of the one place `name` names (as a reporter's typed place is matched); refused when it names
+    none, or several (then each with its code, to give with --region)."""
+    found = flow.match_place(name)
+    if found.kind == "confident":
+        return found.place.code
+    if found.kind == "ambiguous":
+        options = ", ".join(f"{place.name} ({place.code})" for place in found.candidates)
+        raise click.BadParameter(f"{name!r} may be {options}: give the code with --region", param_hint="--place")
+    raise click.BadParameter(f"no place called {name!r} in flows/places.yaml", param_hint="--place")
+
+
+def _partner_problem(problem, *, name: str) -> click.ClickException:
+    """A partner's input problem in the command line's words: a bad option (exit 2) or a conflict (exit 1)."""
+    facts = dict(problem.facts)
+    if problem.code == "taken":
+        return click.ClickException(f"a partner named {name!r} exists already" if problem.field == "name"
+                                    else "another partner has this phone number")
+    words = {
+        "name": ("NAME", "give a name of 1 to 128 characters"),
+        "phone": ("--phone", "an E.164 number such as +15550100050"),
+        "language": ("--lang", f"no language {facts.get('language')!r} in flows/"),
+        "categories": ("--category", f"unknown kind {facts.get('categories')}"),
+        "preference": ("--preference", f"from 0 to {facts.get('limit')}"),
+        "channel": ("--channel", "sms or whatsapp"),
+    }
+    if problem.field == "regions" and problem.code == "unknown_place":
+        hint, message = "--region", f"no place with code {facts['codes']} in flows/places.yaml"
+    elif problem.field == "regions":
+        hint, message = "--region", f"a place is at most {facts.get('limit')} characters"
+    else:
+        hint, message = words[problem.field]
+    return click.BadParameter(message, param_hint=hint)
 
 
 # ---- the SMS gateway channel (issue 14) -------------------------------------------------------------

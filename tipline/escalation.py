@@ -18,16 +18,20 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
-from . import casework, channels, storage
-from .casework import SYSTEM, Actor
+from . import channels, storage
+from .actions import SYSTEM, Actor
+from .actions import tips as tip_actions
 from .engine import Flow, FlowError, parse_reference
+from .engine.flow import FieldSpec
 from .engine.gsm import segments
-from .engine.words import FIELD_WIDTHS, Words
+from .engine.words import Words
 from .models import Escalation, Partner, Tip
 from .privacy import ContactBox
+from .report_fields import answer_of
 from .settings import Settings
 from .statuses import CLOSED_STATUSES, NOBODY
 
@@ -58,11 +62,18 @@ class Outbound:
     def category(self, language: str, key: str | None) -> str:
         if key is None:
             return self.say(language, "unknown")
-        lang = language if language in self.flow.languages else "en"
-        try:
-            return self.flow.say(lang, f"category_{key}")
-        except KeyError:
-            return key
+        return self.flow.word(language, f"category_{key}", key)
+
+    def answer(self, language: str, field: FieldSpec, answer: Any) -> str:
+        """A report answer as a partner reads it: a choice or a yes/no in words, text clipped to the field's
+        `partner` width (so the description keeps room in the message)."""
+        if answer is None or answer == "":
+            return self.say(language, "unknown")
+        if answer is True or answer is False:
+            return self.flow.word(language, "summary_yes" if answer else "summary_no", str(answer))
+        if field.kind == "choice":
+            return self.flow.word(language, f"{field.name}_{answer}", str(answer))
+        return _clip(str(answer), field.partner) or self.say(language, "unknown")
 
     def queue(
         self, session, *, kind: str, address: str, body: str, now: datetime, tip: Tip | None = None,
@@ -214,17 +225,16 @@ def _fit(build, text: str) -> str:
 
 
 def partner_message(outbound: Outbound, tip: Tip, language: str, *, update: bool = False) -> str:
-    """The escalation as a partner reads it: reference, urgency, kind, where, when, how many, what."""
+    """The escalation as a partner reads it: reference, urgency, kind, what, and each report field the
+    flow shows partners (where, when, how many...), clipped to its width so the description keeps room."""
     unknown = outbound.say(language, "unknown")
     urgency = outbound.say(language, f"urgency_{tip.urgency}")
     if update:
         urgency = f"{outbound.say(language, 'update')} {urgency}"
-    values = dict(
-        reference=tip.reference, urgency=urgency, kind=outbound.category(language, tip.category),
-        where=_clip(tip.location, FIELD_WIDTHS["where"]) or unknown,
-        when=_clip(tip.when_seen, FIELD_WIDTHS["when"]) or unknown,
-        children=_clip(tip.children, FIELD_WIDTHS["children"]) or unknown,
-    )
+    values = dict(reference=tip.reference, urgency=urgency, kind=outbound.category(language, tip.category))
+    for field in outbound.flow.fields.values():
+        if field.partner:
+            values[field.name] = outbound.answer(language, field, answer_of(tip, field))
     what = " ".join((tip.description or "").split()) or unknown
     return _fit(lambda cut: outbound.say(language, "escalation", what=cut, **values), what)
 
@@ -258,7 +268,8 @@ def escalate_tip(
         session, kind="escalation", address=partner_address(partner),
         body=partner_message(outbound, tip, partner.language), now=now, tip=tip, partner=partner,
     )
-    casework.tip_escalated(session, tip, partner, actor=actor, now=now, matching=matches(partner, tip, outbound.flow))
+    matching = matches(partner, tip, outbound.flow)
+    tip_actions.tip_escalated(session, tip, partner, actor=actor, now=now, matching=matching)
     if tip.routing in NOBODY:
         settle_routing(session, tip, now=now)  # someone has it now: no longer pinned as received by nobody
     return escalation
@@ -325,7 +336,7 @@ def settle_routing(session, tip: Tip, *, now: datetime, failure: str | None = No
         tip.routing = routing
         session.add(tip)
         storage.add_event(session, tip=tip, kind="routing", at=now, detail={"to": routing, **detail})
-        if routing in ("unrouted", "failed"):
+        if routing in NOBODY:
             log.warning("tip %s: urgent and nobody received it (%s)", tip.reference, routing)
     return routing
 
@@ -457,16 +468,16 @@ def partner_act(session, partner: Partner, reference: str, command: str, *, note
     if escalation is None:
         return "not_yours"
     if command == "INFO":
-        casework.partner_reads(session, tip, partner, now=now, actor=actor)
+        tip_actions.partner_reads(session, tip, partner, now=now, actor=actor)
         return "info"
     if tip.status in CLOSED_STATUSES:
         return "already_closed"
     if command == "ACK":
-        casework.partner_acknowledges(session, tip, escalation, partner, now=now, actor=actor)
+        tip_actions.partner_acknowledges(session, tip, escalation, partner, now=now, actor=actor)
         if tip.routing is not None:
             settle_routing(session, tip, now=now)  # a partner has it, even after its timer ran out
         return "ack_done"
-    casework.partner_reports_outcome(session, tip, escalation, partner, note=note, now=now, actor=actor)
+    tip_actions.partner_reports_outcome(session, tip, escalation, partner, note=note, now=now, actor=actor)
     return "done_done"
 
 

@@ -89,8 +89,9 @@ class Tip(SQLModel, table=True):
     category: str | None = Field(default=None, max_length=32)
     description: str | None = Field(default=None, sa_type=sa.Text)
     location: str | None = Field(default=None, sa_type=sa.Text)
-    when_seen: str | None = Field(default=None, sa_type=sa.Text)
-    children: str | None = Field(default=None, sa_type=sa.Text)
+    # The report's other answers, by the field names flows/flow.yaml declares (when, children, ...):
+    # what is not filtered or routed on needs no column, so a new question needs no migration.
+    answers: dict = Field(default_factory=dict, sa_type=JSON_TYPE)
     channel: str = Field(default="sms", max_length=16)
     language: str = Field(default="en", max_length=16)
     reporter: str = Field(max_length=64)
@@ -244,7 +245,7 @@ sa.Index("ix_tip_language_created", Tip.language, Tip.created_at)
 sa.Index("ix_tip_channel_created", Tip.channel, Tip.created_at)
 # The pinned emergencies (immediate and still open) and their count come from this index alone.
 sa.Index("ix_tip_urgency_status_created", Tip.urgency, Tip.status, Tip.created_at)
-# Urgent tips nobody received and outcomes waiting for an operator are listed first (tipline/casework.py).
+# Urgent tips nobody received and outcomes waiting for an operator are listed first (tipline/storage/queue.py).
 sa.Index("ix_tip_urgency_routing", Tip.urgency, Tip.routing, Tip.created_at)
 sa.Index("ix_tip_outcome_reported_at", Tip.outcome_reported_at)
 

@@ -31,6 +31,7 @@ ESCALATION_STATUSES = ("sent", "acknowledged", "done", "timed_out", "cancelled")
 
 IDEA_STATUSES = ("new", "considered", "done")
 BROADCAST_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+BROADCAST_CANCELLABLE = ("draft", "scheduled")  # the worker has not started it
 POLL_STATUSES = ("open", "closed")
 
 # ---- accounts ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from flask import abort, current_app, request
 from flask_login import UserMixin, current_user, login_required
 
 from .. import storage
-from ..casework import Actor
+from ..actions import Actor
 from ..service import TipLine
 
 T = TypeVar("T")
@@ -146,18 +146,24 @@ def search_fingerprint(words: str) -> str:
     return hmac.new(key, normal.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def audit_queue_view(session, filters: storage.QueueFilter, page) -> None:
-    """A queue page shows the start of each description: who saw which tips, with which filters."""
+def filters_detail(filters: storage.QueueFilter) -> dict:
+    """Queue filters as the audit trail keeps them: days as dates, searched words only as a fingerprint."""
     chosen = {name: value for name, value in asdict(filters).items() if value is not None and name != "search"}
     if "since" in chosen:
         chosen["since"] = chosen["since"].date().isoformat()
     if "until" in chosen:  # kept as the start of the next day
         chosen["until"] = (chosen["until"] - timedelta(days=1)).date().isoformat()
-    detail: dict = {"filters": chosen, "page": page.page}
-    shown = list(dict.fromkeys(tip.reference for tip in (*page.nobody, *page.to_confirm, *page.pinned, *page.tips)))
-    detail["shown"] = shown
+    detail: dict = {"filters": chosen}
     if filters.search:
         detail["search"] = {"fingerprint": search_fingerprint(filters.search), "words": len(filters.search.split())}
+    return detail
+
+
+def audit_queue_view(session, filters: storage.QueueFilter, page) -> None:
+    """A queue page shows the start of each description: who saw which tips, with which filters."""
+    detail = {**filters_detail(filters), "page": page.page}
+    detail["shown"] = list(dict.fromkeys(
+        tip.reference for tip in (*page.nobody, *page.to_confirm, *page.pinned, *page.tips)))
     audit(session, "queue_searched" if filters.search else "queue_viewed", detail=detail)
 
 

@@ -1,6 +1,7 @@
 """The pure conversation engine: flows in, turns out. No web, storage or Twilio imports."""
 
 from .conversation import (
+    EVENTS,
     Access,
     AddToTip,
     Conversation,
@@ -32,6 +33,7 @@ __all__ = [
     "AddToTip",
     "Conversation",
     "DiscardTip",
+    "EVENTS",
     "Escalate",
     "Flow",
     "FlowError",

@@ -18,18 +18,18 @@ from ..statuses import TIP_STATUSES
 from . import gsm
 from .conversation import (
     ECHO_WIDTH,
+    PICKING,
     REPORTER_STATUS,
     RESUME_ASK,
-    SUMMARY_DEFAULT_WIDTH,
-    SUMMARY_WIDTH,
     Conversation,
     Inbound,
     NoTips,
     step,
 )
-from .flow import ANSWER_WORDS, Flow, FlowError, _read_yaml, _Values, load_flow, placeholders
+from .flow import ANSWER_WORDS, FieldSpec, Flow, FlowError, _read_yaml, _Values, load_flow, placeholders
+from .place_map import load_place_map
 from .reading import phrase
-from .words import FITTED_ROOM, WORDS, Message
+from .words import FITTED_ROOM, WORDS, Message, messages_of
 from .words import LONGEST as SIDE_LONGEST
 
 MAX_SEGMENTS = 2
@@ -52,10 +52,6 @@ LONGEST = {
     "reference": SAMPLE_REFERENCE,
     "pin": "9999",
     "added": "W" * ECHO_WIDTH,
-    "description": "W" * SUMMARY_WIDTH["description"],
-    "location": "W" * SUMMARY_DEFAULT_WIDTH,
-    "when": "W" * SUMMARY_DEFAULT_WIDTH,
-    "children": "W" * SUMMARY_DEFAULT_WIDTH,
 }
 
 
@@ -72,25 +68,33 @@ def required_messages(flow: Flow) -> set[str]:
             keys.add(f"{spec.ask}_declined")
         if spec.then == "subscribe":
             keys.add("join_done")
-        keys.update(f"category_{value}" for value in spec.choices.values())
+        keys.update(f"{spec.field}_{value}" for value in spec.choices.values())
+    keys.update(field.label for field in flow.fields.values() if field.label)
     return keys
 
 
 def _longest_values(flow: Flow, code: str) -> dict[str, str]:
     lang = flow.languages[code]
-    words = [lang.messages.get(k, "") for k in ("summary_yes", "summary_no", "summary_skipped")]
-    categories = [v for k, v in lang.messages.items() if k.startswith("category_")]
     listing = "\n".join(f"{i} {l.name}" for i, l in enumerate(flow.languages.values(), start=1))
     longest_lesson = max(lang.lessons, key=len, default="")
     return {
         **LONGEST,
-        "danger": max(words, key=len),
-        "contact_consent": max(words, key=len),
-        "category": max(categories, key=len, default=""),
+        **{field.name: _longest_answer(flow, lang, field, field.summary) for field in flow.fields.values()},
         "languages": listing,
         "languages_inline": listing.replace("\n", ", "),
         "lesson": longest_lesson.format_map({**flow.numbers, "service": flow.service_name}),
     }
+
+
+def _longest_answer(flow: Flow, lang, field: FieldSpec, width: int) -> str:
+    """The longest a field's answer can be as said back: in words for a yes/no or a choice, else `width`
+    characters (its width in the confirm summary, or in a partner's escalation)."""
+    if field.kind == "yes_no":
+        return max((lang.messages.get(k, "") for k in ("summary_yes", "summary_no", "summary_skipped")), key=len)
+    if field.kind == "choice":
+        values = {v for spec in flow.states.values() if spec.field == field.name for v in spec.choices.values()}
+        return max((lang.messages.get(f"{field.name}_{v}", "") for v in values), key=len, default="")
+    return "W" * width
 
 
 def _check_messages(flow: Flow) -> list[str]:
@@ -217,21 +221,47 @@ def report_cost(flow: Flow, code: str, *, danger: bool, place: str = "typed") ->
     `place` is "typed" (words that match no place, kept as typed) or "picked" (from the list).
     """
     where = ["W" * 200] if place == "typed" else _picked_place(flow)
-    if danger:  # where is the child now, what is happening, kind, how many, contact, send
-        answers = ["1", "1", *where, "W" * 300, "1", "W" * 50, "1", "1"]
-    else:  # what, kind, where, when, how many, contact, send
-        answers = ["1", "2", "W" * 300, "1", *where, "W" * 100, "W" * 50, "1", "1"]
     conversation = Conversation(language=code)
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    total = 0
-    for text in ["hello", *answers]:
+    total, text, turn = 0, "hello", None
+    for _ in range(4 * len(flow.states) + 10):  # the flow's questions answered once each, at most
         turn = step(flow, conversation, Inbound(text), now, tips=NoTips(), new_reference=lambda: SAMPLE_REFERENCE,
                     new_pin=lambda: LONGEST["pin"])
         conversation = turn.conversation
         total += sum(gsm.segments(reply) for reply in turn.replies)
-    if conversation.tip is not None or not any("WWWW-WWWW" in r for r in turn.replies):
+        if any(SAMPLE_REFERENCE in r for r in turn.replies):
+            break
+        text = _longest_answer_to(flow, conversation, danger=danger, where=where)
+        if text is None:
+            break
+    if turn is None or conversation.tip is not None or not any(SAMPLE_REFERENCE in r for r in turn.replies):
         raise FlowError(f"messages/{code}.yaml: the scripted report did not end with a reference")
     return total
+
+
+def _longest_answer_to(flow: Flow, conversation: Conversation, *, danger: bool, where: list[str]) -> str | None:
+    """What the scripted reporter answers in the conversation's state: the longest answer that goes on."""
+    spec = flow.states[conversation.state]
+    if spec.name == flow.initial:
+        return next((d for d, o in spec.options.items() if o.to == flow.roles.get("report")), None)
+    if spec.answer == "menu":
+        return next((d for d, o in spec.options.items() if o.do == "submit"), None)
+    field = flow.fields.get(spec.field) if spec.field else None
+    if field is not None and field.role == "danger":
+        return "1" if danger else "2"
+    if spec.answer == "place":
+        return where[0] if len(where) == 1 else _next_pick(conversation, where)
+    if spec.answer == "text":
+        return "W" * (300 if field is not None and field.role == "story" else 100)
+    return "1"  # a choice or a yes
+
+
+def _next_pick(conversation: Conversation, where: list[str]) -> str:
+    """Picking a place from the numbered list: 9 for the list, then the first entries."""
+    picking = conversation.answers.get(PICKING)
+    if picking is None:
+        return where[0]
+    return where[2] if picking.get("parent") else where[1]
 
 
 def _side_longest(flow: Flow, code: str, section: dict) -> dict[str, str]:
@@ -242,6 +272,8 @@ def _side_longest(flow: Flow, code: str, section: dict) -> dict[str, str]:
     longest_lesson = max(lang.lessons, key=len, default="")
     return {
         **SIDE_LONGEST,
+        **{field.name: _longest_answer(flow, lang, field, field.partner) for field in flow.fields.values()
+           if field.partner},
         "kind": max(categories, key=len, default=""),
         "urgency": f"{section.get('update') or ''} {max(urgencies, key=len)}",
         "lesson": longest_lesson.format_map({**flow.numbers, "service": flow.service_name}),
@@ -253,7 +285,8 @@ def _check_side_files(folder: Path, flow: Flow) -> list[str]:
     message in every language, only the placeholders the code supplies, GSM-7, within its limit."""
     faults: list[str] = []
     known = set(flow.numbers) | {"service"}
-    for name, messages in WORDS.items():
+    for name in WORDS:
+        messages = messages_of(name, flow)
         try:
             raw = _read_yaml(folder / name)
         except FlowError as exc:
@@ -306,6 +339,10 @@ def check_flow(folder: str | Path, *, service_name: str | None = None) -> list[s
         return [str(exc)]
     faults = _check_messages(flow) + _check_words(flow)
     side = _check_side_files(Path(folder), flow)  # the words files do not take part in a report
+    try:
+        load_place_map(folder, flow.places)
+    except FlowError as exc:
+        side.append(str(exc))
     if faults:
         return faults + side
     faults = side

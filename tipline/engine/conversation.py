@@ -26,17 +26,14 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from . import gsm
-from .flow import Flow, StateSpec
+from .flow import FieldSpec, Flow, StateSpec
 from .reading import Answer, is_number, squeeze, words
 from .reference import find_pin, find_references
 from .reference import new_pin as _new_pin
 
 MAX_ANSWER = 2000  # characters kept of one answer; Twilio's own limit is 1,600
 MAX_DESCRIPTION = 16_000  # a story told in many messages: ten full ones
-SUMMARY_WIDTH = {"description": 50}
-SUMMARY_DEFAULT_WIDTH = 30
 ECHO_WIDTH = 40  # characters of an ADD echoed back in its confirmation
-REPORT_PREFIXES = ("report_", "urgent_")  # states whose answers make up a tip
 PLACE_LIST = 9  # in a place question: show the numbered list of places (and its next page)
 PICKING = "_picking_place"  # where a reporter is in the list of places, kept with the answers
 WHICH = "_which_place"  # typed words that named several places: the choice offered
@@ -45,7 +42,6 @@ SUSPENDED = "_suspended"  # the question an interrupted report was at, while it 
 RESUME = "_resume"  # the state of a conversation offering an interrupted report back
 RESUME_ASK = "ask_resume"  # its message: the question words of "continue your report?" are under this key
 DEFAULT_RESUME = timedelta(hours=24)
-REPORT_FIELDS = ("category", "description", "location", "when", "children", "contact_consent")
 _FIRST_WORD = re.compile(r"[\W_]*[^\W_]*")
 # Statuses a reporter may see; an operator's "spam" reads as closed to the sender.
 REPORTER_STATUS = {"spam": "closed"}
@@ -159,6 +155,10 @@ class ForgetContact:
     """Delete every contact address this sender left (STOP or EXIT)."""
 
 
+# Every event the engine may put in a Turn; the service has one handler for each (a test holds them equal).
+EVENTS = (SaveTip, DiscardTip, WithdrawTip, AddToTip, Escalate, Subscribe, ShareIdea, ForgetContact)
+
+
 @dataclass(frozen=True)
 class Turn:
     conversation: Conversation
@@ -235,13 +235,14 @@ def is_story(flow: Flow, text: str) -> bool:
     return flow.signals.is_story(text)
 
 
-def is_report_state(state: str | None) -> bool:
-    return bool(state) and (state == RESUME or state.startswith(REPORT_PREFIXES))
+def is_report_state(flow: Flow, state: str | None) -> bool:
+    """A state of the report (flow.yaml's report states), or the offer to resume one."""
+    return state == RESUME or state in flow.report_states
 
 
 def in_report(flow: Flow, conversation: Conversation, now: datetime) -> bool:
     """The sender is writing a report now (not gone quiet): their next message belongs to it."""
-    if not is_report_state(conversation.state):
+    if not is_report_state(flow, conversation.state):
         return False
     return conversation.last_seen is None or now - conversation.last_seen < flow.idle
 
@@ -293,6 +294,10 @@ class _Step:
         self.place_unmatched = False
         self.text = " ".join(inbound.text.split())
         self.words = words_of(self.text)
+        # The report fields the engine treats apart, by their role in flow.yaml.
+        self.danger = flow.field_named("danger")
+        self.story = flow.field_named("story")
+        self.place_field = flow.field_named("place")
 
     # ---- entry point -------------------------------------------------------------------
     def run(self) -> Turn:
@@ -338,7 +343,7 @@ class _Step:
             return self._jump("to_help")
         if keyword == "LANG":
             return self._jump("to_language")
-        if keyword == "JOIN" and "join" in self.flow.states:
+        if keyword == "JOIN" and self.flow.roles.get("join"):
             self._leave_report()
             return self._jump("to_join")
 
@@ -364,7 +369,7 @@ class _Step:
             if not self.inbound.media_count:
                 self._ask(self.spec)
             return self._turn()
-        if not is_report_state(conv.state) and self.spec.answer not in ("place", "text") \
+        if not is_report_state(self.flow, conv.state) and self.spec.answer not in ("place", "text") \
                 and self.flow.signals.is_story(self.text):
             return self._start_story()  # a story where a menu choice was expected
         self._answer(self.spec)
@@ -412,7 +417,7 @@ class _Step:
         return self._turn()
 
     def _in_report(self) -> bool:
-        return is_report_state(self.conv.state)
+        return is_report_state(self.flow, self.conv.state)
 
     def _report_open(self) -> bool:
         """A report with something in it, that the reporter may want back."""
@@ -499,7 +504,7 @@ class _Step:
     def _panic(self) -> bool:
         """TOLONG, SOS, "help me": the numbers at once and an urgent report, from any state."""
         in_report = self._in_report()
-        danger = self.conv.answers.get("danger") if in_report else None
+        danger = self.conv.answers.get(self.danger) if in_report else None
         if danger is True:
             return False  # already urgent and passed on: an answer to the question like any other
         # Someone who said no child is in danger writes "tolong ..." politely; only a bare cry counts.
@@ -513,7 +518,7 @@ class _Step:
             self._keep_words(self.text, saved=False)
         if self.inbound.media_count:
             self._count_media()
-        self.conv.answers["danger"] = True
+        self.conv.answers[self.danger] = True
         self.conv.answers.pop(PICKING, None)
         self.conv.answers.pop(WHICH, None)
         self._urgent()
@@ -542,8 +547,8 @@ class _Step:
 
     def _keep_words(self, text: str, *, saved: bool = True) -> None:
         """Add what the reporter wrote to the description, whatever its length; nothing replaces it."""
-        previous = self.conv.answers.get("description")
-        self.conv.answers["description"] = (f"{previous}\n{text}" if previous else text)[:MAX_DESCRIPTION]
+        previous = self.conv.answers.get(self.story)
+        self.conv.answers[self.story] = (f"{previous}\n{text}" if previous else text)[:MAX_DESCRIPTION]
         if self.flow.signals.is_story(text):
             self.conv.answers[TOLD] = True
         if saved:
@@ -578,12 +583,14 @@ class _Step:
 
     def _location_kept(self, offer_resume: bool) -> bool:
         """A location shared at any question of a report is its location (at a place question, the answer)."""
-        if not self._in_report() or (self.conv.state != RESUME and self.spec.answer == "place"):
+        if self.place_field is None or not self._in_report() or (
+            self.conv.state != RESUME and self.spec.answer == "place"
+        ):
             return False
         self.conv.answers.pop(PICKING, None)
         self.conv.answers.pop(WHICH, None)
         code = self._code_of(self.inbound.location)
-        self._set_place("location", self._shared_place(), code)
+        self._set_place(self.place_field, self._shared_place(), code)
         self.place_unmatched = code is None and bool(self.flow.places)
         self._save(complete=False)
         self.say("location_kept")
@@ -601,6 +608,9 @@ class _Step:
 
     def _offer_resume(self) -> None:
         """The first message after a long silence in a report: keep its words, offer the report back."""
+        if self.flow.lexicons[self.lang].own_answer(self.text, RESUME_ASK) is not None:
+            # "lanjut", "mulai lagi": the answer to the offer, given before it is made.
+            return self._answer_resume()
         if self._has_letters():
             self._keep_words(self.text)
             self.say("kept_text")
@@ -641,7 +651,7 @@ class _Step:
             return self.flow.lesson(self.lang, self.conv.lesson)
         if spec.answer == "language":
             return self.flow.say(self.lang, spec.ask, languages=self._languages("\n"))
-        if spec.name == "report_confirm" or spec.ask == "confirm":
+        if spec.name == self.flow.roles.get("confirm"):
             return self.flow.say(self.lang, spec.ask, **self._summary())
         if spec.answer == "place" and self.inbound.channel == "whatsapp":
             key = f"{spec.ask}_whatsapp"
@@ -668,7 +678,7 @@ class _Step:
         """The report has this answer already (a place shared earlier, a story told at the start)."""
         if not spec.field or not self._in_report():
             return False
-        if spec.field == "description":
+        if spec.field == self.story:
             return bool(self.conv.answers.get(TOLD))
         return self.conv.answers.get(spec.field) is not None
 
@@ -676,7 +686,7 @@ class _Step:
         """Say what the new state asks, passing over questions the report has answered already."""
         for _ in self.flow.states:  # at most once round the flow, whatever flow.yaml says
             if not self.spec.is_question or not (
-                self._answered(self.spec) or (self.spec.skip_when_urgent and self.conv.answers.get("danger") is True)
+                self._answered(self.spec) or (self.spec.skip_when_urgent and self._urgent_now())
             ):
                 break
             self._send("skip")
@@ -686,9 +696,10 @@ class _Step:
         before = self.conv.state
         self._send(event)
         target = self.conv.state
-        if is_report_state(target) and not is_report_state(before):
+        if is_report_state(self.flow, target) and not is_report_state(self.flow, before):
             self._leave_report()
-        if target == "learn" and before != "learn":
+        lessons = self.flow.roles.get("lessons")
+        if target == lessons and before != lessons:
             self.conv.lesson = 0
         self._enter()
 
@@ -697,6 +708,10 @@ class _Step:
 
     def _not_understood(self, spec: StateSpec) -> None:
         if self._in_report() and self._has_letters():
+            if self.flow.signals.is_done(self.text):
+                # "udah", "itu aja": no words to keep. After a story told in several messages, the
+                # question they now answer, whole; before any story, the usual one line.
+                return self._ask(spec) if self.conv.answers.get(self.story) else self._again(spec)
             # Someone wrote their story where a number was expected: keep it, ask again briefly.
             self._keep_words(self.text)
             self.say("kept_text")
@@ -896,7 +911,7 @@ class _Step:
     # ---- the report ----------------------------------------------------------------------------
     def _record(self, spec: StateSpec, value: Any, event: str) -> None:
         previous = self.conv.answers.get(spec.field)
-        if spec.field == "description" and value is not None:
+        if spec.field == self.story and value is not None:
             self.conv.answers[TOLD] = True
             if previous:
                 value = f"{previous}\n{value}"[:MAX_DESCRIPTION]  # text kept earlier stays first
@@ -917,15 +932,21 @@ class _Step:
 
     def _has_content(self) -> bool:
         answers = self.conv.answers
-        return answers.get("danger") is True or any(answers.get(f) is not None for f in REPORT_FIELDS[:-1])
+        return self._urgent_now() or any(
+            answers.get(f.name) is not None for f in self.flow.fields.values() if f.role not in ("danger", "contact")
+        )
+
+    def _urgent_now(self) -> bool:
+        """The reporter said a child is in danger right now (or wrote panic words)."""
+        return self.conv.answers.get(self.danger) is True
 
     def _fields(self, complete: bool) -> dict[str, Any]:
         answers = self.conv.answers
         return {
-            "urgency": "immediate" if answers.get("danger") is True else "normal",
-            **{name: answers.get(name) for name in REPORT_FIELDS},
-            "contact_consent": answers.get("contact_consent") is True,
-            "place_code": answers.get("location_code"),
+            "urgency": "immediate" if self._urgent_now() else "normal",
+            **{f.name: answers.get(f.name) for f in self.flow.fields.values() if f.role != "danger"},
+            **{f.name: answers.get(f.name) is True for f in self.flow.fields.values() if f.role == "contact"},
+            "place_code": answers.get(f"{self.place_field}_code"),
             "media_count": answers.get("media_count", 0),
             "complete": complete,
             "channel": self.inbound.channel,
@@ -953,7 +974,7 @@ class _Step:
 
         Returns the message that says why it was kept, or None when nothing was kept.
         """
-        reference, urgent = self.conv.tip, self.conv.answers.get("danger") is True
+        reference, urgent = self.conv.tip, self._urgent_now()
         self._leave_report()
         if reference is None:
             return None
@@ -968,17 +989,17 @@ class _Step:
     def _summary(self) -> dict[str, str]:
         answers = self.conv.answers
 
-        def shown(name: str) -> str:
-            value = answers.get(name)
+        def shown(field: FieldSpec) -> str:
+            value = answers.get(field.name)
             if value is None:
                 return self.flow.say(self.lang, "summary_skipped")
             if value is True or value is False:
                 return self.flow.say(self.lang, "summary_yes" if value else "summary_no")
-            if name == "category":
-                return self.flow.say(self.lang, f"category_{value}")
-            return _clip(str(value), SUMMARY_WIDTH.get(name, SUMMARY_DEFAULT_WIDTH))
+            if field.kind == "choice":
+                return self.flow.say(self.lang, f"{field.name}_{value}")
+            return _clip(str(value), field.summary)
 
-        return {name: shown(name) for name in ("danger", *REPORT_FIELDS)}
+        return {field.name: shown(field) for field in self.flow.fields.values()}
 
 
 def _clip(text: str, width: int) -> str:

@@ -27,6 +27,11 @@ from .reading import MEANINGS, Lexicon, Signals, fold, phrase, phrases
 ANSWER_KINDS = {"menu", "yes_no", "choice", "text", "place", "lessons", "language"}
 QUESTION_KINDS = {"yes_no", "choice", "text", "place"}
 ACTIONS = {"urgent", "submit", "discard", "subscribe"}
+# What a report field may be for the engine, besides an answer kept with the tip: `danger` (a yes is a
+# child in danger now), `story` (where a reporter's own words go), `place` (where a shared location
+# goes), `contact` (consent to be contacted; the address is kept sealed only with a yes).
+FIELD_ROLES = ("danger", "story", "place", "contact")
+SUMMARY_WIDTH = 30  # characters of an answer echoed in the summary, unless its field says otherwise
 KEYWORDS = (
     "MENU", "STOP", "START", "HELP", "LANG", "EXIT", "ADD", "STATUS", "JOIN", "IDEA", "SKIP", "YES", "NO",
     "SEND", "DELETE",
@@ -39,6 +44,9 @@ GLOBAL_JUMPS = {
     "to_menu": "initial", "to_help": "help", "to_language": "language", "to_join": "join", "to_urgent": "urgent",
     "to_report": "report",
 }
+# The states flow.yaml names by their role (see its header); `initial` is "menu" unless named, and
+# the flow needs `help` and `language` (the HELP and LANG keywords). A role not named is not offered.
+STATE_ROLES = ("initial", "report", "urgent", "confirm", "lessons", "help", "language", "join")
 
 
 class FlowError(Exception):
@@ -50,6 +58,19 @@ class Option:
     to: str
     do: str | None = None
     means: tuple[str, ...] = ()  # answer words that pick it too: SEND, DELETE, YES ...
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One answer of the report, as flow.yaml's `fields` declares it: how it is kept and shown."""
+
+    name: str
+    kind: str  # the answer a question for it takes: yes_no, choice, text, place
+    label: str | None = None  # message key naming it on the tip page; None: not shown as an answer
+    column: bool = False  # a column of the tip of its own (filters, routing); else in the tip's answers
+    summary: int = SUMMARY_WIDTH  # characters echoed back in the summary before sending
+    partner: int | None = None  # shown to partners as {name} in their escalation, clipped to this
+    role: str | None = None  # FIELD_ROLES
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,7 @@ class Language:
     panic: tuple[str, ...] = ()  # words that call for help: TOLONG, SOS, HELP ME ...
     not_panic: tuple[str, ...] = ()  # phrases that only look like it: TANDA BAHAYA, TIDAK BAHAYA ...
     story_words: tuple[str, ...] = ()  # words of someone telling what happened: ANAK, GIRL ...
+    done_words: tuple[str, ...] = ()  # "I have told it all": UDAH, SELESAI, THAT'S ALL ...
     question_words: dict[str, dict[str, tuple[str, ...]]] = _field(default_factory=dict)  # ask key -> meaning -> words
 
 
@@ -102,9 +124,12 @@ class Flow:
     places: tuple[Place, ...] = ()
     urgent: str | None = None  # where a report goes on once a child is known to be in danger now
     place_words: PlaceWords | None = None
+    fields: dict[str, FieldSpec] = _field(default_factory=dict)  # the report's answers, in display order
+    roles: dict[str, str | None] = _field(default_factory=dict)  # STATE_ROLES: the state playing each
     timezone: str = "UTC"  # the deployment's time zone (an IANA name), for the times people read
 
     def __post_init__(self) -> None:
+        self.report_states = report_states(self.states, self.roles)
         self._places = {p.code: p for top in self.places for p in (top, *top.children)}
         self._matcher: PlaceMatcher | None = None
         self.lexicons = {code: self._lexicon(code) for code in self.languages}
@@ -114,8 +139,10 @@ class Flow:
             story_words={p[0] for p in phrases(w for lang in self.languages.values() for w in lang.story_words)
                          if len(p) == 1},
             greetings={w for lang in self.languages.values() for g in lang.greetings for w in phrase(g)},
+            done=phrases(w for lang in self.languages.values() for w in lang.done_words),
         )
         self._charts = threading.local()
+        self._transitions: dict[tuple[str, str], str] = {}
         self._place_pages: dict[tuple[str, str | None], list[tuple[Place, ...]]] = {}
         english = self.languages.get("en")
         # A command table per language: commands (MENU, EXIT, ...) work in every language's words,
@@ -155,9 +182,14 @@ class Flow:
     def transition(self, state: str, event: str) -> str:
         """The state `event` leads to from `state`, as the python-statemachine chart decides.
 
-        One chart instance per thread is reused (building one costs more than the rest of a
-        message's work); it reads and writes the current state on a holder object.
+        The chart has no guards, so a (state, event) pair always leads to the same state: each
+        pair asks the chart once per process and is remembered. One chart instance per thread
+        is reused (building one costs more than the rest of a message's work); it reads and
+        writes the current state on a holder object. A refused event is asked again each time.
         """
+        known = self._transitions.get((state, event))
+        if known is not None:
+            return known
         cached = getattr(self._charts, "chart", None)
         if cached is None:
             holder = _StateHolder(self.initial)
@@ -165,7 +197,30 @@ class Flow:
         holder, chart = cached
         holder.state = state
         chart.send(event)
+        self._transitions[(state, event)] = holder.state
         return holder.state
+
+    def field_named(self, role: str) -> str | None:
+        """The name of the report field playing `role` (FIELD_ROLES), or None when the flow has none."""
+        return next((f.name for f in self.fields.values() if f.role == role), None)
+
+    @property
+    def shown_fields(self) -> tuple[FieldSpec, ...]:
+        """The report's answers shown on the tip page and exported, in the flow's order."""
+        return tuple(f for f in self.fields.values() if f.label)
+
+    def label(self, language: str, field: FieldSpec) -> str:
+        """A field's name in `language` (English when the language lacks it)."""
+        return self.word(language, field.label, field.name)
+
+    def word(self, language: str, key: str | None, otherwise: str) -> str:
+        """A short message as it stands (a label, a choice's words) in `language`, else in English, else
+        `otherwise`: for readers whose language the flow may lack (partners, staff)."""
+        for code in (language, "en"):
+            lang = self.languages.get(code)
+            if lang is not None and key in lang.messages:
+                return lang.messages[key]
+        return otherwise
 
     def keyword(self, language: str, word: str) -> str | None:
         """The command (MENU, STOP, ...) that word means in language, or None."""
@@ -365,6 +420,83 @@ def _parse_states(raw: dict, where: Path) -> dict[str, StateSpec]:
     return states
 
 
+def _parse_fields(raw: Any, where: Path) -> dict[str, FieldSpec]:
+    """flow.yaml's `fields`: each report answer's kind, label, storage and place in messages."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise FlowError(f"{where}: 'fields' must be a mapping of field names")
+    fields: dict[str, FieldSpec] = {}
+    known = {"kind", "label", "column", "summary", "partner", "role"}
+    for name, spec in raw.items():
+        name = str(name)
+        if not isinstance(spec, dict) or spec.get("kind") not in QUESTION_KINDS:
+            raise FlowError(f"{where}: field {name!r} needs a kind, one of {sorted(QUESTION_KINDS)}")
+        unknown = set(spec) - known
+        if unknown:
+            raise FlowError(f"{where}: field {name!r} has unknown key(s) {sorted(unknown)}; use {sorted(known)}")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise FlowError(f"{where}: field {name!r}: a name is lower-case letters, digits and _")
+        for width in ("summary", "partner"):
+            value = spec.get(width)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 4):
+                raise FlowError(f"{where}: field {name!r}: {width} is a number of characters (at least 4)")
+        role = spec.get("role")
+        if role is not None and role not in FIELD_ROLES:
+            raise FlowError(f"{where}: field {name!r}: role {role!r}; use one of {list(FIELD_ROLES)}")
+        if role is not None and any(f.role == role for f in fields.values()):
+            raise FlowError(f"{where}: two fields have the role {role!r}")
+        fields[name] = FieldSpec(
+            name=name, kind=spec["kind"], label=spec.get("label"), column=bool(spec.get("column")),
+            summary=spec.get("summary") or SUMMARY_WIDTH, partner=spec.get("partner"), role=role,
+        )
+    return fields
+
+
+def _check_report(states: dict[str, StateSpec], named: dict[str, str | None], fields: dict[str, FieldSpec],
+                  where: Path) -> None:
+    """Every report question keeps its answer in a declared field of the same kind; the roles fit."""
+    report = report_states(states, named)
+    for name in sorted(report):
+        spec = states[name]
+        if not spec.is_question:
+            continue
+        field = fields.get(spec.field)
+        if field is None:
+            raise FlowError(f"{where}: state {name!r} keeps {spec.field!r}, which 'fields' does not declare")
+        if field.kind != spec.answer:
+            raise FlowError(f"{where}: state {name!r} takes a {spec.answer} answer, but field {field.name!r} "
+                            f"is a {field.kind}")
+    confirm = named.get("confirm")
+    if confirm is not None and not any(o.do == "submit" for o in states[confirm].options.values()):
+        raise FlowError(f"{where}: the confirm state {confirm!r} has no option that does submit")
+    if confirm is not None and confirm not in report:
+        raise FlowError(f"{where}: the confirm state {confirm!r} is not reached from the report state")
+    kinds = {"danger": "yes_no", "contact": "yes_no", "story": "text", "place": "place"}
+    for field in fields.values():
+        if field.role is not None and field.kind != kinds[field.role]:
+            raise FlowError(f"{where}: field {field.name!r} with role {field.role} must be a {kinds[field.role]}")
+    for role, why in (("danger", "a yes is a child in danger now"), ("story", "where a reporter's own words go")):
+        if report and not any(f.role == role for f in fields.values()):
+            raise FlowError(f"{where}: no field has the role {role} ({why})")
+
+
+def report_states(states: dict[str, StateSpec], roles: dict[str, str | None]) -> frozenset[str]:
+    """The states whose answers make up a report: those reached from the `report` and `urgent` states
+    by answering, up to the option that submits or discards it (and never the menu)."""
+    found: set[str] = set()
+    waiting = [roles.get("report"), roles.get("urgent")]
+    while waiting:
+        name = waiting.pop()
+        if name is None or name in found or name not in states or name == roles.get("initial"):
+            continue
+        found.add(name)
+        spec = states[name]
+        waiting += [spec.next, spec.yes_next, spec.on_no]
+        waiting += [option.to for option in spec.options.values() if option.do is None]
+    return frozenset(found)
+
+
 def _chart_definition(states: dict[str, StateSpec], named: dict[str, str | None]) -> dict:
     """python-statemachine's dict form of the conversation: one event per kind of answer."""
     definition: dict[str, dict] = {}
@@ -380,8 +512,8 @@ def _chart_definition(states: dict[str, StateSpec], named: dict[str, str | None]
             on["decline"] = [{"target": spec.on_no}]
         if spec.yes_next:
             on["answer_yes"] = [{"target": spec.yes_next}]
-        for event, target in GLOBAL_JUMPS.items():
-            target = named.get(target) or target
+        for event, role in GLOBAL_JUMPS.items():
+            target = named.get(role)
             if target in states:
                 on[event] = [{"target": target}]
         definition[name] = {"initial": name == named["initial"], "on": on}
@@ -398,8 +530,8 @@ def _build_machine(states: dict[str, StateSpec], named: dict[str, str | None], w
             if target not in states:
                 raise FlowError(f"{where}: state {name!r} leads to undefined state {target!r}")
     for needed in ("help", "language"):
-        if needed not in states:
-            raise FlowError(f"{where}: the flow needs a {needed!r} state (HELP and LANG keywords)")
+        if named.get(needed) is None:
+            raise FlowError(f"{where}: the flow needs a {needed!r} state, named by `{needed}:` (HELP and LANG)")
     try:
         return create_machine_class_from_definition(
             "Conversation",
@@ -434,7 +566,7 @@ def _parse_language(code: str, raw: Any, where: Path) -> Language:
     if not isinstance(numbers, dict) or not all(isinstance(n, int) and 0 <= n <= 9 for n in numbers.values()):
         raise FlowError(f"{where}: 'numbers' maps number words to 0-9")
     lists = {}
-    for name in ("panic", "not_panic", "story_words"):
+    for name in ("panic", "not_panic", "story_words", "done_words"):
         value = raw.get(name) or []
         if not isinstance(value, list):
             raise FlowError(f"{where}: {name!r} must be a list of words")
@@ -464,11 +596,13 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
     deployment = _read_yaml(folder / "deployment.yaml")
     if not isinstance(structure, dict) or not isinstance(deployment, dict):
         raise FlowError(f"{folder}: flow.yaml and deployment.yaml must be mappings")
-    initial = structure.get("initial", "menu")
-    urgent = structure.get("urgent")
     states = _parse_states(structure.get("states"), folder / "flow.yaml")
-    named = {"initial": initial, "urgent": urgent, "report": structure.get("report")}
+    # A role not named falls back to the state of that name, if any (older flows name only some).
+    named = {role: structure.get(role) for role in STATE_ROLES}
+    named["initial"] = named["initial"] or "menu"
     machine_class = _build_machine(states, named, folder / "flow.yaml")
+    fields = _parse_fields(structure.get("fields"), folder / "flow.yaml")
+    _check_report(states, named, fields, folder / "flow.yaml")
 
     codes = deployment.get("languages") or []
     if not codes:
@@ -490,7 +624,7 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
     places = _load_places(folder / "places.yaml") if (folder / "places.yaml").exists() else ()
     place_words = _load_place_words(folder / "place_words.yaml") if (folder / "place_words.yaml").exists() else None
     return Flow(
-        initial=initial,
+        initial=named["initial"],
         idle=timedelta(minutes=int(structure.get("idle_minutes", 30))),
         states=states,
         languages=languages,
@@ -499,8 +633,10 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
         numbers=numbers,
         machine_class=machine_class,
         places=places,
-        urgent=urgent,
+        urgent=named["urgent"],
         place_words=place_words,
+        fields=fields,
+        roles=named,
         timezone=timezone,
     )
 

@@ -19,8 +19,6 @@ from .flow import Flow, FlowError, _read_yaml, _Values
 
 log = logging.getLogger(__name__)
 
-# A partner's message clips where, when and how many to these, so the description keeps room in 3 segments.
-FIELD_WIDTHS = {"where": 80, "when": 40, "children": 40}
 FITTED_ROOM = 20  # a message's free text (the part cut to fit) must keep at least this much room
 
 
@@ -40,8 +38,8 @@ WORDS: dict[str, dict[str, Message]] = {
         "urgency_normal": Message(),
         "update": Message(),
         "unknown": Message(),
-        "escalation": Message(("reference", "urgency", "kind", "where", "when", "children", "what"),
-                              segments=3, fitted=("what",)),
+        # and {<field>} for each report field flow.yaml shows to partners (`partner`): see messages_of
+        "escalation": Message(("reference", "urgency", "kind", "what"), segments=3, fitted=("what",)),
         # answers to a partner's ACK, DONE and INFO
         "ack_done": Message(("reference",)),
         "done_done": Message(("reference",)),
@@ -73,11 +71,21 @@ WORDS: dict[str, dict[str, Message]] = {
 # FITTED_ROOM). kind, urgency and lesson depend on the language and are measured by the check.
 LONGEST = {
     "reference": "WWWW-WWWW",
-    **{name: "W" * width for name, width in FIELD_WIDTHS.items()},
     "minutes": "9999",
     "partner": "W" * 128,  # a partner's name is at most 128 characters
     "choice": "9",
 }
+
+
+def messages_of(name: str, flow: Flow) -> dict[str, Message]:
+    """The messages of a words file with the placeholders this flow adds: a partner's escalation
+    carries each report field declared with a `partner` width, clipped to it, as {<field>}."""
+    messages = dict(WORDS[name])
+    if "escalation" in messages:
+        escalation = messages["escalation"]
+        shown = tuple(f.name for f in flow.fields.values() if f.partner)
+        messages["escalation"] = Message((*escalation.placeholders, *shown), escalation.segments, escalation.fitted)
+    return messages
 
 
 @dataclass
@@ -100,7 +108,7 @@ class Words:
 
     def say(self, language: str, key: str, **values: Any) -> str:
         """The message in `language` (else English), filled; the caller supplies exactly its placeholders."""
-        message = WORDS[self.name][key]
+        message = messages_of(self.name, self.flow)[key]
         if set(values) != set(message.placeholders):
             raise TypeError(f"{self.name}: {key!r} takes {sorted(message.placeholders)}, not {sorted(values)}")
         for code in dict.fromkeys((language, "en")):

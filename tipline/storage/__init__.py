@@ -1,8 +1,8 @@
 """All database access, by aggregate. Views and the service call these keyword-only functions, never SQL.
 
 Callers use the package (`from tipline import storage; storage.save_tip(...)`); the modules say where a
-function lives: db (engines, transactions, locking), conversations, tips, queue (what staff see, the
-statistics), accounts (with the audit trail), partners (with escalations and follow-ups), outbox,
+function lives: db (engines, transactions, locking), conversations, tips, queue (what staff see, and its
+export), statistics, accounts (with the audit trail), partners (with escalations and follow-ups), outbox,
 community, gateway and retention.
 """
 
@@ -59,12 +59,8 @@ from .community import (
     volunteers_in,
 )
 from .conversations import (
-    NO_REPLY_TWIML,
     forget_replies,
     last_seen_of,
-    lock_conversation,
-    processed_twiml,
-    record_processed,
 )
 from .db import (
     ANSWER_GRACE,
@@ -83,7 +79,9 @@ from .db import (
     reading,
     upgrade,
     writing,
+    writing_transaction,
 )
+from .inbound import NO_REPLY_TWIML, Transaction
 from .gateway import (
     gateway_event_seen,
     purge_gateway_events,
@@ -134,8 +132,8 @@ from .queue import (
     assignees,
     escalation_summaries,
     received_by_nobody,
+    queue_export,
     tip_queue,
-    tip_statistics,
     tips_received_by_nobody,
     visible_tip,
     visible_tips,
@@ -143,6 +141,15 @@ from .queue import (
 from .retention import (
     RETENTION_KINDS,
     purge,
+)
+from .statistics import (
+    AGE_BANDS,
+    PartnerResponse,
+    open_urgent_by_age,
+    partner_response_times,
+    percentile,
+    tip_figures,
+    volunteers_by_place,
 )
 from .tips import (
     PIN_LOCK,
@@ -166,6 +173,7 @@ from .tips import (
     save_tip,
     tip_by_id,
     tip_by_reference,
+    tip_columns,
     tip_case,
     tip_handling,
     tip_notes,
@@ -179,16 +187,18 @@ from .tips import (
 
 __all__ = [
     "DEAD_LETTERS", "NOT_RECEIVED", "OPEN_STATUSES", "STAFF_ROLES", "MIGRATIONS", "make_engine", "ANSWER_GRACE",
-    "PING_TIMEOUT", "writing", "describe_database_error", "reading", "alembic_config", "upgrade", "ping",
-    "is_postgres", "for_update", "insert_for", "rarely", "day_of", "in_places", "lock_conversation",
-    "NO_REPLY_TWIML", "processed_twiml", "record_processed", "forget_replies", "last_seen_of", "TIP_FIELDS",
-    "tip_by_reference", "tip_status", "save_tip", "STAFF_EVENTS", "PIN_TRIES", "PIN_LOCK", "tip_handling",
+    "PING_TIMEOUT", "writing", "writing_transaction", "Transaction", "describe_database_error", "reading", "alembic_config", "upgrade", "ping",
+    "is_postgres", "for_update", "insert_for", "rarely", "day_of", "in_places",
+    "NO_REPLY_TWIML", "forget_replies", "last_seen_of", "TIP_FIELDS",
+    "tip_by_reference", "tip_columns", "tip_status", "save_tip", "STAFF_EVENTS", "PIN_TRIES", "PIN_LOCK", "tip_handling",
     "withdraw_tip", "discard_tip", "try_tip_pin", "add_to_tip", "add_event", "forget_contacts", "additions_by_tip",
     "export_tip", "export_tips", "tip_case", "tip_timeline", "tip_notes", "duplicates_of", "tip_reference_by_id",
     "note_triaged", "assign_tip", "link_duplicate", "add_note", "lock_tip", "tip_by_id", "has_event",
-    "tip_references", "visible_tips", "QueueFilter", "QueuePage", "QUEUE_COUNT_CAP", "tip_queue", "EscalationSummary",
-    "escalation_summaries", "assignees",
-    "received_by_nobody", "visible_tip", "tip_statistics", "tips_received_by_nobody", "create_user",
+    "tip_references", "visible_tips", "QueueFilter", "QueuePage", "QUEUE_COUNT_CAP", "tip_queue",
+    "EscalationSummary", "escalation_summaries", "assignees",
+    "received_by_nobody", "visible_tip", "queue_export", "tips_received_by_nobody", "AGE_BANDS",
+    "PartnerResponse", "open_urgent_by_age", "partner_response_times", "percentile", "tip_figures",
+    "volunteers_by_place", "create_user",
     "user_by_email", "user_by_id", "list_users", "update_user", "add_dashboard_session", "dashboard_session",
     "save_dashboard_session", "end_dashboard_sessions", "record_audit", "audit_entries", "audit_actions",
     "add_partner", "partner_by_name", "partner_by_phone", "list_partners", "escalations_for_tip", "escalation_for",

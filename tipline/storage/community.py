@@ -11,6 +11,9 @@ from ..models import Broadcast, BroadcastRecipient, Idea, LessonSchedule, Outbox
 from ..statuses import DEAD_LETTERS, IDEA_STATUSES, OUTBOX_WAITING
 from .db import for_update, in_places
 
+# A volunteer messages may go to: still in the watch, with an address kept.
+_REACHABLE = (Volunteer.active.is_(True), Volunteer.address_sealed.is_not(None))
+
 
 def subscribe_volunteer(
     session: Session, *, reporter: str, address_sealed: str, channel: str, language: str,
@@ -65,8 +68,7 @@ def volunteer_languages(session: Session, *, place_codes: list[str]) -> dict[str
     """How many active volunteers in these places speak each language (what a broadcast would reach)."""
     rows = session.exec(
         select(Volunteer.language, sa.func.count())
-        .where(Volunteer.active.is_(True), Volunteer.address_sealed.is_not(None),
-               in_places(Volunteer.place_code, place_codes))
+        .where(*_REACHABLE, in_places(Volunteer.place_code, place_codes))
         .group_by(Volunteer.language)
     )
     return {language: count for language, count in rows}
@@ -74,8 +76,7 @@ def volunteer_languages(session: Session, *, place_codes: list[str]) -> dict[str
 
 def volunteers_in(session: Session, *, place_codes: list[str]) -> list[Volunteer]:
     return list(session.exec(
-        select(Volunteer).where(Volunteer.active.is_(True), Volunteer.address_sealed.is_not(None),
-                                in_places(Volunteer.place_code, place_codes)).order_by(Volunteer.id)
+        select(Volunteer).where(*_REACHABLE, in_places(Volunteer.place_code, place_codes)).order_by(Volunteer.id)
     ))
 
 
@@ -83,7 +84,7 @@ def poll_participants(session: Session, *, poll_id: int) -> list[Volunteer]:
     """Active volunteers who answered the poll: the people its results go back to."""
     return list(session.exec(
         select(Volunteer).join(PollAnswer, PollAnswer.volunteer_id == Volunteer.id)
-        .where(PollAnswer.poll_id == poll_id, Volunteer.active.is_(True), Volunteer.address_sealed.is_not(None))
+        .where(PollAnswer.poll_id == poll_id, *_REACHABLE)
         .order_by(Volunteer.id)
     ))
 
@@ -94,8 +95,7 @@ def volunteer_by_reporter(session: Session, *, reporter: str) -> Volunteer | Non
 
 def volunteer_is_active(session: Session, *, reporter: str) -> bool:
     return session.exec(
-        select(Volunteer.id).where(Volunteer.reporter == reporter, Volunteer.active.is_(True),
-                                   Volunteer.address_sealed.is_not(None))
+        select(Volunteer.id).where(Volunteer.reporter == reporter, *_REACHABLE)
     ).first() is not None
 
 

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,7 +23,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from .inbound import Transaction
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+# WAL with synchronous=NORMAL: a commit survives the process being killed (tests/test_crash_safety.py);
+# only an OS crash or a power cut can lose the last commits. README "SQLite durability" has the numbers.
+SQLITE_SYNCHRONOUS = "NORMAL"
 
 
 def _no_fetched_rows(record: logging.LogRecord) -> bool:
@@ -61,7 +68,7 @@ def make_engine(url: str, *, connect_timeout: int | None = None, statement_timeo
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
             cursor.close()
@@ -166,6 +173,26 @@ def writing(engine: sa.Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def writing_transaction(engine: sa.Engine) -> Iterator[Transaction]:
+    """One write transaction as `writing`, on a Core connection: the inbound hot path (inbound.py)."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield from _flushed(Transaction(conn))
+        return
+    with _sqlite_writer_turn(engine.url.database):
+        with engine.execution_options(sqlite_write=True).begin() as conn:
+            yield from _flushed(Transaction(conn))
+
+
+def _flushed(transaction: Transaction) -> Iterator[Transaction]:
+    try:
+        yield transaction
+        transaction.flush()
+    finally:
+        transaction.close()
+
+
+@contextmanager
 def _sqlite_writer_turn(database: str | None) -> Iterator[None]:
     """Writers queue on a file lock before BEGIN IMMEDIATE.
 
@@ -261,8 +288,13 @@ def rarely(session: Session, condition):
     return sa.func.unlikely(condition) if session.get_bind().dialect.name == "sqlite" else condition
 
 
-def day_of(column, dialect: str):
-    return sa.func.date(column) if dialect == "sqlite" else sa.cast(column, sa.Date)
+def day_of(column, dialect: str, *, zone: tzinfo = timezone.utc, at: datetime | None = None):
+    """The column's date in the zone. SQLite has no zones: it shifts by the zone's offset at `at`
+    (exact for zones without summer time, such as Indonesia's)."""
+    if dialect == "postgresql":
+        return sa.cast(sa.func.timezone(getattr(zone, "key", "UTC"), sa.func.timezone("UTC", column)), sa.Date)
+    offset = (at or datetime.now(timezone.utc)).astimezone(zone).utcoffset() or timedelta()
+    return sa.func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
 
 
 def in_places(column, place_codes: list[str] | tuple[str, ...]):

@@ -14,15 +14,18 @@ from ..statuses import DEAD_LETTERS, NOT_RECEIVED, OUTBOX_WAITING
 from .db import for_update, insert_for
 
 
-def withdraw_reporter_messages(session: Session, *, tip_id: int, now: datetime) -> int:
-    """Nothing queued for this tip's reporter goes out any more, and its sealed address copy goes."""
+def _cancel_waiting(session: Session, *conditions, now: datetime) -> int:
+    """Cancel what the worker has still to send among these messages, with their sealed address copies."""
     result = session.exec(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.tip_id == tip_id, OutboxMessage.reporter.is_not(None),
-               OutboxMessage.status.in_(OUTBOX_WAITING))
+        sa.update(OutboxMessage).where(*conditions, OutboxMessage.status.in_(OUTBOX_WAITING))
         .values(status="cancelled", updated_at=now, to_sealed="")
     )
     return result.rowcount or 0
+
+
+def withdraw_reporter_messages(session: Session, *, tip_id: int, now: datetime) -> int:
+    """Nothing queued for this tip's reporter goes out any more (the tip was closed)."""
+    return _cancel_waiting(session, OutboxMessage.tip_id == tip_id, OutboxMessage.reporter.is_not(None), now=now)
 
 
 # What carries a tip to a partner or to the on-call number (never a reporter's follow-up).
@@ -48,13 +51,8 @@ def tip_messages_failed(session: Session, *, tip_id: int) -> bool:
 
 
 def cancel_reporter_outbox(session: Session, *, reporter: str, now: datetime) -> int:
-    """Nothing queued for this reporter goes out any more (STOP, EXIT); the sealed address goes too."""
-    result = session.exec(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.reporter == reporter, OutboxMessage.status.in_(OUTBOX_WAITING))
-        .values(status="cancelled", updated_at=now, to_sealed="")
-    )
-    return result.rowcount or 0
+    """Nothing queued for this reporter goes out any more (STOP, EXIT)."""
+    return _cancel_waiting(session, OutboxMessage.reporter == reporter, now=now)
 
 
 def enqueue(

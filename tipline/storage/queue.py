@@ -1,8 +1,8 @@
-"""What operators and partners see of the tips: the triage queue, who may see which tip, the statistics."""
+"""What operators and partners see of the tips: the triage queue, who may see which tip, its export."""
 
 from __future__ import annotations
 
-import statistics
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -10,10 +10,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from ..engine.flow import FieldSpec
 from ..engine.reference import parse_reference
-from ..models import Escalation, Partner, Tip, TipCase, User
+from ..models import Escalation, Partner, Tip, TipCase, TipNote, User
 from ..statuses import CLOSED_STATUSES, NOBODY, OPEN_STATUSES, STAFF_ROLES
-from .db import day_of, in_places, rarely
+from .db import in_places, rarely
+from .tips import additions_by_tip, export_tip
 
 
 def visible_tips(*, role: str, partner: str | None):
@@ -234,54 +236,70 @@ def visible_tip(session: Session, *, reference: str, role: str, partner: str | N
     ).first()
 
 
-def tip_statistics(session: Session, *, since: datetime, until: datetime, places: int = 10) -> dict[str, Any]:
-    """Counts for the statistics page, all over tips that arrived in [since, until)."""
-    dialect = session.get_bind().dialect.name
-    in_range = [Tip.created_at >= since, Tip.created_at < until]
-    day = day_of(Tip.created_at, dialect).label("day")
-
-    def grouped(column):
-        return [
-            (value, count) for value, count in session.exec(
-                select(column, sa.func.count()).where(*in_range).group_by(column).order_by(sa.func.count().desc())
-            )
-        ]
-
-    per_day: dict[str, dict[str, int]] = {}
-    for when, urgency, count in session.exec(
-        select(day, Tip.urgency, sa.func.count()).where(*in_range).group_by(day, Tip.urgency).order_by(day)
-    ):
-        per_day.setdefault(str(when), {})[urgency] = count
-    place = sa.func.lower(sa.func.trim(Tip.location))
-    by_place = list(session.exec(
-        select(place, sa.func.count()).where(*in_range, Tip.location.is_not(None), sa.func.trim(Tip.location) != "")
-        .group_by(place).order_by(sa.func.count().desc(), place).limit(places)
-    ))
-    by_place_code = list(session.exec(
-        select(Tip.place_code, sa.func.count()).where(*in_range, Tip.place_code.is_not(None)).group_by(Tip.place_code)
-    ))
-    waits = [
-        (triaged - created).total_seconds()
-        for created, triaged in session.exec(
-            select(Tip.created_at, TipCase.triaged_at).join(TipCase, TipCase.tip_id == Tip.id)
-            .where(*in_range, TipCase.triaged_at.is_not(None))
-        )
-    ]
-    return {
-        "total": session.exec(select(sa.func.count()).select_from(Tip).where(*in_range)).one(),
-        "per_day": per_day,
-        "by_category": grouped(Tip.category),
-        "by_language": grouped(Tip.language),
-        "by_channel": grouped(Tip.channel),
-        "by_place": [(name, count) for name, count in by_place],
-        "by_place_code": [(code, count) for code, count in by_place_code],
-        "median_triage_seconds": statistics.median(waits) if waits else None,
-        "triaged": len(waits),
-    }
-
-
 def tips_received_by_nobody(session: Session, *, limit: int = 100) -> list[Tip]:
     """Open urgent tips that reached nobody ("unrouted") or whose routing failed, longest waiting first."""
     return list(session.exec(
         select(Tip).where(received_by_nobody(session)).order_by(Tip.created_at, Tip.id).limit(limit)
     ))
+
+
+# ---- the dashboard's export of what the queue shows ---------------------------------------------
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def queue_export(
+    session: Session, *, filters: QueueFilter, role: str, partner: str | None, shown: tuple[FieldSpec, ...],
+    batch_size: int = 500,
+) -> Iterator[dict[str, Any]]:
+    """Every tip the queue shows with these filters to this account, newest first, in batches (a large
+    export never sits in memory whole): the CLI export's fields, plus routing, assignee, escalations
+    and, for staff, the internal notes (never for a partner: notes are the operators' own)."""
+    wanted = [visible_tips(role=role, partner=partner), *filters.conditions()]
+    staff = role in STAFF_ROLES
+    last: tuple[datetime, int] | None = None
+    while True:
+        query = select(Tip).where(*wanted)
+        if last is not None:
+            query = query.where(sa.or_(Tip.created_at < last[0], sa.and_(Tip.created_at == last[0], Tip.id < last[1])))
+        batch = list(session.exec(query.order_by(Tip.created_at.desc(), Tip.id.desc()).limit(batch_size)))
+        if not batch:
+            return
+        ids = [tip.id for tip in batch]
+        additions = additions_by_tip(session, tip_ids=ids)
+        notes = _notes(session, ids) if staff else {}
+        escalations = _escalations(session, ids, partner=None if staff else partner)
+        assignees = dict(session.exec(
+            select(TipCase.tip_id, User.email).join(User, User.id == TipCase.assignee_id).where(TipCase.tip_id.in_(ids))
+        ).all()) if staff else {}
+        for tip in batch:
+            row = export_tip(tip, additions.get(tip.id, []), shown=shown)
+            row.update(routing=tip.routing, assignee=assignees.get(tip.id), escalations=escalations.get(tip.id, []))
+            if staff:
+                row["notes"] = notes.get(tip.id, [])
+            yield row
+        last = (batch[-1].created_at, batch[-1].id)
+
+
+def _notes(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    found: dict[int, list[dict[str, Any]]] = {}
+    for note in session.exec(select(TipNote).where(TipNote.tip_id.in_(ids)).order_by(TipNote.at, TipNote.id)):
+        found.setdefault(note.tip_id, []).append({"at": _iso(note.at), "author": note.author, "text": note.text})
+    return found
+
+
+def _escalations(session: Session, ids: list[int], *, partner: str | None) -> dict[int, list[dict[str, Any]]]:
+    """Escalations per tip, oldest first; for a partner account only its own organisation's."""
+    query = (select(Escalation, Partner.name).join(Partner, Partner.id == Escalation.partner_id)
+             .where(Escalation.tip_id.in_(ids)))
+    if partner is not None:
+        query = query.where(Partner.name == partner)
+    found: dict[int, list[dict[str, Any]]] = {}
+    for escalation, name in session.exec(query.order_by(Escalation.created_at, Escalation.id)):
+        found.setdefault(escalation.tip_id, []).append({
+            "partner": name, "status": escalation.status, "sent_at": _iso(escalation.created_at),
+            "due_at": _iso(escalation.due_at), "acknowledged_at": _iso(escalation.acknowledged_at),
+            "done_at": _iso(escalation.done_at), "outcome": escalation.note,
+        })
+    return found

@@ -9,25 +9,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from ..engine.flow import FieldSpec
 from ..models import Escalation, Tip, TipAddition, TipCase, TipEvent, TipNote
+from ..report_fields import REPORT_COLUMNS, TIP_OWN, answer_of
 from ..statuses import PASSED_ON, STAFF_ROLES
 from .accounts import user_by_id
 from .db import for_update
 
-TIP_FIELDS = {
-    "urgency": "urgency",
-    "category": "category",
-    "description": "description",
-    "location": "location",
-    "when": "when_seen",
-    "children": "children",
-    "contact_consent": "contact_consent",
-    "media_count": "media_count",
-    "place_code": "place_code",
-    "complete": "complete",
-    "channel": "channel",
-    "language": "language",
-}
+# What save_tip writes: the report's columns and the tip's own values (report_fields.tip_values).
+TIP_FIELDS = (*REPORT_COLUMNS, *TIP_OWN)
 
 
 def tip_by_reference(session: Session, *, reference: str) -> Tip | None:
@@ -38,11 +28,22 @@ def tip_status(session: Session, *, reference: str) -> str | None:
     return session.exec(select(Tip.status).where(Tip.reference == reference)).first()
 
 
+def tip_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """The tip's columns that report_fields.tip_values gives, its answers (a JSON column) whole.
+
+    The engine's SaveTip carries the whole report so far, so its answers replace those kept: an
+    answer the reporter took back (a skipped question) is not left behind."""
+    return {column: values[column] for column in (*TIP_FIELDS, "answers") if column in values}
+
+
 def save_tip(
     session: Session, *, reference: str, reporter: str, fields: dict[str, Any], now: datetime,
     contact_sealed: str | None, pin_hash: str | None = None,
 ) -> Tip:
-    """Create or update the reporter's tip from the report so far; a PIN comes once, hashed."""
+    """Create or update the reporter's tip from the report so far; a PIN comes once, hashed.
+
+    `fields` are the tip's values as report_fields.tip_values makes them: its columns, and the
+    answers kept as JSON (replacing those it had: the report so far comes whole)."""
     tip = tip_by_reference(session, reference=reference)
     created = tip is None
     if created:
@@ -50,9 +51,8 @@ def save_tip(
     elif tip.reporter != reporter:
         raise PermissionError("a tip can only be written by its own reporter")
     was_complete = tip.complete
-    for key, column in TIP_FIELDS.items():
-        if key in fields:
-            setattr(tip, column, fields[key])
+    for column, value in tip_columns(fields).items():
+        setattr(tip, column, value)
     tip.complete = was_complete or bool(fields.get("complete"))
     if pin_hash is not None:
         tip.pin_hash, tip.pin_failures, tip.pin_failed_at = pin_hash, 0, None
@@ -143,7 +143,7 @@ def try_tip_pin(session: Session, *, tip: Tip, correct: bool, now: datetime) -> 
 
 
 def add_to_tip(session: Session, *, reference: str, text: str, now: datetime) -> Tip | None:
-    """The reporter's later words (a closed tip goes back to operators: casework.reporter_added)."""
+    """The reporter's later words (a closed tip goes back to operators: actions.tips.reporter_added)."""
     tip = tip_by_reference(session, reference=reference)
     if tip is None:
         return None
@@ -182,19 +182,19 @@ def additions_by_tip(session: Session, *, tip_ids: list[int]) -> dict[int, list[
     return found
 
 
-def export_tip(tip: Tip, additions: list[TipAddition] = ()) -> dict[str, Any]:
-    """A tip as the contract's export fields (plus a few more); never the contact address."""
+def export_tip(tip: Tip, additions: list[TipAddition], *, shown: tuple[FieldSpec, ...]) -> dict[str, Any]:
+    """A tip as the contract's export fields (plus a few more); never the contact address.
+
+    The report's answers are the flow's shown fields (`flow.shown_fields`), in its order, null when
+    not given."""
+    answers = {field.name: answer_of(tip, field) for field in shown}
     return {
         "reference": tip.reference,
         "created_at": tip.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": tip.updated_at.isoformat().replace("+00:00", "Z"),
         "status": tip.status,
         "urgency": tip.urgency,
-        "category": tip.category,
-        "description": tip.description,
-        "location": tip.location,
-        "when": tip.when_seen,
-        "children": tip.children,
+        **answers,
         "channel": tip.channel,
         "language": tip.language,
         "reporter": tip.reporter,
@@ -208,7 +208,8 @@ def export_tip(tip: Tip, additions: list[TipAddition] = ()) -> dict[str, Any]:
     }
 
 
-def export_tips(session: Session, *, batch_size: int = 500) -> Iterator[dict[str, Any]]:
+def export_tips(session: Session, *, shown: tuple[FieldSpec, ...], batch_size: int = 500,
+                ) -> Iterator[dict[str, Any]]:
     """Every tip in arrival order, in batches, so a large export never sits in memory whole."""
     last_id = 0
     while True:
@@ -217,7 +218,7 @@ def export_tips(session: Session, *, batch_size: int = 500) -> Iterator[dict[str
             return
         additions = additions_by_tip(session, tip_ids=[t.id for t in batch])
         for tip in batch:
-            yield export_tip(tip, additions.get(tip.id, []))
+            yield export_tip(tip, additions.get(tip.id, []), shown=shown)
         last_id = batch[-1].id
 
 

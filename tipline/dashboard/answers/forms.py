@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from ...casework import MAX_NOTE
+from ...actions.tips import MAX_NOTE
 from ..forms import Form
 
 

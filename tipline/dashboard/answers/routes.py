@@ -1,7 +1,7 @@
 """Partners act on the web: acknowledge a tip, report an outcome, ask the team for information.
 
 The same code path, rules and audit as the SMS commands (tipline.escalation.partner_act and
-tipline.casework): an outcome goes to the operators' "to confirm" list and closes nothing; a closed tip
+tipline.actions.tips): an outcome goes to the operators' "to confirm" list and closes nothing; a closed tip
 takes no answer; a partner can act only on the tips escalated to its own organisation (404 otherwise,
 as for a tip that does not exist). The person is recorded, not only the organisation.
 """
@@ -12,8 +12,10 @@ from flask import Blueprint, abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ... import casework, storage
-from ...casework import Actor, CaseworkRefused
+from ... import storage
+from ...actions import Actor
+from ...actions import tips as tip_actions
+from ...actions.tips import CaseworkRefused
 from ...engine.reference import parse_reference
 from ...escalation import partner_act
 from ..common import address, now, roles_required, tipline
@@ -84,7 +86,7 @@ def ask_team(reference: str):
                 abort(403)
             if tip is None or storage.escalation_for(db_session, tip_id=tip.id, partner_id=partner.id) is None:
                 abort(404)
-            casework.partner_asks(db_session, tip, partner, question=form.question.data, now=now(),
+            tip_actions.partner_asks(db_session, tip, partner, question=form.question.data, now=now(),
                                   actor=Actor(current_user.email, "partner", address()))
     except CaseworkRefused:
         return problem(_("This tip is closed: it takes no more answers."), 409)

@@ -42,6 +42,7 @@ from ..security import (
     pending_key,
     remember_device,
     totp_step,
+    totp_qr_svg,
     totp_uri,
     unknown_client,
     verify_password,
@@ -198,9 +199,10 @@ def enroll_2fa():
             session.pop("totp_setup", None)
             flash(_("Two-factor sign-in is on."))
             return redirect(url_for("dashboard.tips.queue"))
+    uri = totp_uri(secret, current_user.email)
     return render_template(
-        "dashboard/enroll_2fa.html", form=form, error=error, secret=secret,
-        uri=totp_uri(secret, current_user.email), done=False,
+        "dashboard/enroll_2fa.html", form=form, error=error, secret=secret, uri=uri, done=False,
+        qr=totp_qr_svg(uri, _("QR code to scan with an authenticator app")),
     )
 
 

@@ -15,9 +15,12 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from ... import community, storage
+from ...actions import Refused
+from ...actions import community as community_actions
 from ...models import IDEA_STATUSES
 from .. import display, drafts
 from ..common import (
+    actor,
     admin_required,
     audit,
     get_or_404,
@@ -28,7 +31,7 @@ from ..common import (
 )
 from ..errors import form_problems, problem
 from ..forms import EmptyForm
-from ..stats.charts import COMMON, _render
+from ..stats.charts import bar_chart
 from .forms import (
     IdeaStatusForm,
     LessonForm,
@@ -36,6 +39,7 @@ from .forms import (
     language_form,
     place_choices,
 )
+from .volunteers import volunteers_context
 
 bp = Blueprint("community", __name__)
 
@@ -125,21 +129,18 @@ def send_broadcast(broadcast_id: int):
     form = ScheduleForm()
     if not form.validate():
         return problem(form_problems(form))
-    when = now()
+    moment = when = now()
     if request.form.get("action") == "schedule":
         if form.at.data is None:
             return problem(_("Give the time to send it."))
         when = display.from_local_input(form.at.data)
-        if when < now():
-            return problem(_("That time has passed. Choose a later time, or send it now."))
-    with storage.writing(tipline().db) as db_session:
-        found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True))
-        if found.status != "draft":
-            return problem(_("Only a draft can be scheduled."))
-        found.status, found.scheduled_at = "scheduled", when
-        db_session.add(found)
-        audit(db_session, "broadcast_scheduled", target=f"broadcast {found.id}",
-              detail={"at": when.isoformat(), "kind": found.kind})
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True))
+            community_actions.schedule_broadcast(db_session, actor(), found, at=when, now=moment)
+    except Refused as refused:
+        return problem(_("That time has passed. Choose a later time, or send it now.") if refused.code == "past"
+                       else _("Only a draft can be scheduled."))
     flash(_("Scheduled. The messages go out through the outbox from %(when)s.", when=display.localtime(when)))
     return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast_id))
 
@@ -151,13 +152,12 @@ def cancel_broadcast(broadcast_id: int):
     form = EmptyForm(prefix="cancel")
     if not form.validate():
         return problem(form_problems(form))
-    with storage.writing(tipline().db) as db_session:
-        found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True))
-        if found.status not in ("draft", "scheduled"):
-            return problem(_("It has started already and cannot be cancelled."))
-        found.status = "cancelled"
-        db_session.add(found)
-        audit(db_session, "broadcast_cancelled", target=f"broadcast {found.id}")
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = get_or_404(storage.broadcast_by_id(db_session, broadcast_id=broadcast_id, lock=True))
+            community_actions.cancel_broadcast(db_session, actor(), found, now=now())
+    except Refused:
+        return problem(_("It has started already and cannot be cancelled."))
     flash(_("Cancelled."))
     return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast_id))
 
@@ -243,16 +243,9 @@ def _poll_problem(questions: dict, options: dict, default: str) -> str | None:
 
 
 def _poll_chart(poll, tally: dict[int, int], language: str) -> Markup:
-    """The answers as horizontal bars (pygal SVG, no JavaScript)."""
-    import pygal
-
-    labels = [f"{n} {option}"[:40] for n, option in enumerate(poll.options[language], start=1)]
-    chart = pygal.HorizontalBar(**{**COMMON, "show_legend": False, "print_values": True}, title=_("Answers"))
-    chart.height = max(140, 60 + 30 * len(labels))
-    chart.max_scale = 5
-    chart.x_labels = list(reversed(labels))
-    chart.add(_("Answers"), list(reversed([tally.get(n, 0) for n in range(1, len(labels) + 1)])))
-    return _render(chart)
+    """Answers per option as bars with whole-number ticks; the tally table beside it has the numbers."""
+    rows = [(f"{n} {option}"[:40], tally.get(n, 0)) for n, option in enumerate(poll.options[language], start=1)]
+    return bar_chart(_("Answers"), rows, column=_("Answer"), style=True).svg or Markup("")
 
 
 def _poll_language(poll) -> str:
@@ -312,10 +305,7 @@ def close_poll(poll_id: int):
         return problem(form_problems(form))
     with storage.writing(tipline().db) as db_session:
         found = get_or_404(storage.poll_by_id(db_session, poll_id=poll_id))
-        if found.status == "open":
-            found.status, found.closed_at = "closed", now()
-            db_session.add(found)
-            audit(db_session, "poll_closed", target=f"poll {found.id}")
+        community_actions.close_poll(db_session, actor(), found, now=now())
     flash(_("The poll is closed."))
     return redirect(url_for("dashboard.community.poll", poll_id=poll_id))
 
@@ -323,6 +313,15 @@ def close_poll(poll_id: int):
 # ---- ideas ---------------------------------------------------------------------------------------------
 
 IDEAS_PER_PAGE = 100
+
+
+@bp.route("/community/volunteers")
+@staff_required
+def volunteers():
+    """How many volunteers there are, where and in which language: counts only, never a number."""
+    return render_template("dashboard/community_volunteers.html",
+                           **volunteers_context(tipline().db, flow=tipline().flow,
+                                                flows_path=tipline().settings.flows_path))
 
 
 @bp.route("/community/ideas")
@@ -350,10 +349,6 @@ def idea_status(idea_id: int):
         return problem(form_problems(form))
     with storage.writing(tipline().db) as db_session:
         idea = get_or_404(storage.idea_by_id(db_session, idea_id=idea_id))
-        before = idea.status
-        if before != form.status.data:
-            storage.set_idea_status(db_session, idea_id=idea_id, status=form.status.data, now=now())
-            audit(db_session, "idea_status_changed", target=f"idea {idea_id}",
-                  detail={"from": before, "to": form.status.data})
+        community_actions.set_idea_status(db_session, actor(), idea, form.status.data, now=now())
     flash(_("Status saved."))
     return redirect(url_for("dashboard.community.ideas", status=request.args.get("status") or None))

@@ -11,14 +11,15 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ... import storage
+from ...actions import Refused
+from ...actions.outbox import retry_message
 from ...community import is_volunteer_kind
 from ...models import OUTBOX_STATUSES
 from ...privacy import mask
-from ..common import audit, get_or_404, now, page_number, staff_required, tipline
+from ..common import actor, get_or_404, now, page_number, staff_required, tipline
 from ..display import OUTBOX_KIND, OUTBOX_STATUS, labels
 from ..errors import problem
 from ..forms import EmptyForm, choices
-from ..tips.escalation import can_ask
 from .forms import OutboxFilterForm
 
 bp = Blueprint("outbox", __name__)
@@ -76,26 +77,16 @@ def outbox_retry(message_id: int):
         return problem(_("Check the form and try again."))
     with storage.writing(tipline().db) as db_session:
         row = get_or_404(storage.outbox_message(db_session, message_id=message_id))
-        if row.status not in storage.DEAD_LETTERS:
-            return problem(_("Only failed or dead messages can be sent again."), 409)
-        partner = storage.partner_by_id(db_session, partner_id=row.partner_id) if row.partner_id else None
-        if partner is not None and not partner.active:
-            return problem(_("%(name)s is deactivated: edit the partner to turn it on first.", name=partner.name),
-                            409)
-        address = None
-        if row.reporter is not None and not row.to_sealed:
-            # The worker wipes a reporter's address once a send is settled; a follow-up may go again
-            # only while its tip is open and still holds the contact the reporter agreed to leave.
-            tip = storage.tip_by_id(db_session, tip_id=row.tip_id) if row.tip_id else None
-            if is_volunteer_kind(row.kind) or tip is None or not can_ask(tip):
-                return problem(_("This message's address was deleted to protect the person it was for: "
-                                  "it cannot be sent again."), 409)
-            address = tip.contact_sealed
-        before = row.status
-        if storage.retry_outbox(db_session, message_id=row.id, now=now(), to_sealed=address):
-            reference = storage.tip_reference_by_id(db_session, tip_id=row.tip_id) if row.tip_id else None
-            audit(db_session, "outbox_retried", target=reference,
-                  detail={"outbox": row.id, "kind": row.kind, "from": before, "error_code": row.error_code})
+        try:
+            retry_message(db_session, actor(), row, now=now())
+        except Refused as refused:
+            if refused.code == "not_dead":
+                return problem(_("Only failed or dead messages can be sent again."), 409)
+            if refused.code == "partner_inactive":
+                return problem(_("%(name)s is deactivated: edit the partner to turn it on first.",
+                                 name=refused.facts["name"]), 409)
+            return problem(_("This message's address was deleted to protect the person it was for: "
+                             "it cannot be sent again."), 409)
     flash(_("Message %(id)s is queued again.", id=message_id))
     # Back to the list the button was on: only its two filters pass, so nothing sends anyone elsewhere.
     return redirect(url_for("dashboard.outbox.outbox", status=request.args.get("status") or None,

@@ -1,13 +1,11 @@
 """The partners page: everyone who receives escalations; admins add, change and deactivate them.
 
-Validated like `tipline partners add`; a partner's number is never shown in full.
+An adapter over tipline.actions.partners: checked and audited as `tipline partners add` is; a partner's
+number is never shown in full.
 """
 
 from __future__ import annotations
 
-import re
-
-import phonenumbers
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -21,10 +19,17 @@ from flask import (
 from flask_babel import gettext as _
 
 from ... import storage
-from ...escalation import EVERYWHERE, is_place_code
-from ...privacy import mask
+from ...actions.partners import (
+    PartnerInput,
+    PartnerInvalid,
+    add_partner,
+    check_partner,
+    deactivate_partner,
+    edit_partner,
+    split_regions,
+)
 from .. import drafts
-from ..common import admin_required, audit, get_or_404, now, staff_required, tipline
+from ..common import actor, admin_required, get_or_404, now, staff_required, tipline
 from ..errors import problem
 from ..forms import EmptyForm, choices
 from .forms import PartnerForm
@@ -40,62 +45,40 @@ def _regions_text(regions: list[str]) -> str:
     return "\n".join(regions or [])
 
 
-def _partner_values(form: PartnerForm, editing=None) -> dict | None:
-    """The partner's values, cleaned like the command line does; None with errors set on the form."""
+def _partner_values(form: PartnerForm, editing=None) -> PartnerInput | None:
+    """The partner's values, checked as `tipline partners add` checks them; None with errors set on the form."""
     ok = form.validate()
-    values: dict = {}
-    name = " ".join((form.name.data or "").split())
-    if ok and not name:
-        form.name.errors.append(_("Give a name."))
-        ok = False
-    values["name"] = name
-    phone = (form.phone.data or "").strip()
-    if phone:
-        try:
-            number = phonenumbers.parse(phone.removeprefix("whatsapp:"), None)
-            if not phonenumbers.is_possible_number(number):
-                raise phonenumbers.NumberParseException(0, "impossible")
-            values["phone"] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        except phonenumbers.NumberParseException:
-            form.phone.errors = [*form.phone.errors, _("An E.164 number, such as +15550100050.")]
-            ok = False
-    elif editing is None:
-        form.phone.errors = [*form.phone.errors, _("A phone number is required.")]
-        ok = False
-    regions = [" ".join(r.split()) for r in re.split(r"[\n,;]", form.regions.data or "") if r.strip()]
-    flow = tipline().flow
-    unknown = [r for r in regions if is_place_code(r) and flow.place(r) is None]
-    if unknown:
-        form.regions.errors = [*form.regions.errors, _("No place with code %(codes)s in the places list.",
-                                                       codes=", ".join(unknown))]
-        ok = False
-    if any(len(r) > 128 for r in regions):
-        form.regions.errors = [*form.regions.errors, _("A place is at most 128 characters.")]
-        ok = False
-    if [r for r in regions if r.casefold() == EVERYWHERE]:
-        regions = [EVERYWHERE]
-    values.update(
-        regions=regions or [EVERYWHERE], categories=list(form.categories.data or []), channel=form.channel.data,
-        language=form.language.data, urgent_only=bool(form.urgent_only.data), preference=form.preference.data,
-    )
-    if editing is not None:
-        values["active"] = bool(form.active.data)
+    try:
+        values = check_partner(
+            tipline().flow, name=form.name.data, phone=form.phone.data, channel=form.channel.data,
+            language=form.language.data, regions=split_regions(form.regions.data),
+            categories=list(form.categories.data or []), urgent_only=bool(form.urgent_only.data),
+            preference=form.preference.data, active=bool(form.active.data), editing=editing is not None,
+        )
+    except PartnerInvalid as invalid:
+        _show_problems(form, invalid)
+        return None
     return values if ok else None
 
 
-def _conflicts(db_session, form: PartnerForm, values: dict, editing=None) -> bool:
-    """Name and number are each one partner's: say which one is taken."""
-    clash = False
-    named = storage.partner_by_name(db_session, name=values["name"])
-    if named is not None and named is not editing:
-        form.name.errors = [*form.name.errors, _("A partner with this name exists already.")]
-        clash = True
-    numbered = (storage.partner_by_phone(db_session, phone=values["phone"], active_only=False)
-                if "phone" in values else None)
-    if numbered is not None and numbered is not editing:
-        form.phone.errors = [*form.phone.errors, _("Another partner has this phone number.")]
-        clash = True
-    return clash
+def _show_problems(form: PartnerForm, invalid: PartnerInvalid) -> None:
+    """Each problem under its field, in the page's words (a field the form flagged already keeps its own)."""
+    words = {
+        ("name", "required"): _("Give a name."),
+        ("name", "taken"): _("A partner with this name exists already."),
+        ("phone", "required"): _("A phone number is required."),
+        ("phone", "invalid"): _("An E.164 number, such as +15550100050."),
+        ("phone", "taken"): _("Another partner has this phone number."),
+        ("regions", "too_long"): _("A place is at most 128 characters."),
+    }
+    for found in invalid.problems:
+        field = getattr(form, found.field)
+        if found.code == "unknown_place":
+            message = _("No place with code %(codes)s in the places list.", codes=dict(found.facts)["codes"])
+        else:
+            message = words.get((found.field, found.code), _("Check the form and try again."))
+        if found.code == "taken" or not field.errors:
+            field.errors = [*field.errors, message]
 
 
 def _partner_form_page(form: PartnerForm, partner=None, status: int = 200) -> Response:
@@ -128,17 +111,14 @@ def partner_new():
         return _partner_form_page(form, status=400)
     try:
         with storage.writing(tipline().db) as db_session:
-            if _conflicts(db_session, form, values):
-                return _partner_form_page(form, status=400)
-            partner = storage.add_partner(db_session, now=now(), **values)
-            audit(db_session, "partner_added", target=partner.name,
-                  detail={"phone": mask(partner.phone), "channel": partner.channel, "regions": partner.regions,
-                          "categories": partner.categories, "urgent_only": partner.urgent_only,
-                          "preference": partner.preference})
+            add_partner(db_session, actor(), values, now=now())
+    except PartnerInvalid as invalid:
+        _show_problems(form, invalid)
+        return _partner_form_page(form, status=400)
     except sa.exc.IntegrityError:  # added by someone else between the check and the insert
         form.name.errors = [*form.name.errors, _("A partner with this name or number exists already.")]
         return _partner_form_page(form, status=400)
-    flash(_("Partner %(name)s added.", name=values["name"]))
+    flash(_("Partner %(name)s added.", name=values.name))
     return redirect(url_for("dashboard.partners.partners"))
 
 
@@ -164,18 +144,14 @@ def partner_edit(partner_id: int):
     try:
         with storage.writing(tipline().db) as db_session:
             current = storage.partner_by_id(db_session, partner_id=partner_id)
-            if _conflicts(db_session, form, values, editing=current):
-                return _partner_form_page(form, partner, status=400)
-            before = {key: getattr(current, key) for key in values}
-            changed = [key for key, value in values.items() if before[key] != value]
-            if changed:
-                storage.update_partner(db_session, partner=current, **{k: values[k] for k in changed})
-                audit(db_session, "partner_changed", target=current.name,
-                      detail={"changed": changed} | ({"renamed_from": before["name"]} if "name" in changed else {}))
+            changed = edit_partner(db_session, actor(), current, values, now=now())
+    except PartnerInvalid as invalid:
+        _show_problems(form, invalid)
+        return _partner_form_page(form, partner, status=400)
     except sa.exc.IntegrityError:
         form.name.errors = [*form.name.errors, _("A partner with this name or number exists already.")]
         return _partner_form_page(form, partner, status=400)
-    flash(_("Partner %(name)s saved.", name=values["name"]) if changed else _("Nothing changed."))
+    flash(_("Partner %(name)s saved.", name=values.name) if changed else _("Nothing changed."))
     return redirect(url_for("dashboard.partners.partners"))
 
 
@@ -188,8 +164,6 @@ def partner_deactivate(partner_id: int):
         return problem(_("Check the form and try again."))
     with storage.writing(tipline().db) as db_session:
         partner = get_or_404(storage.partner_by_id(db_session, partner_id=partner_id))
-        if partner.active:
-            storage.update_partner(db_session, partner=partner, active=False)
-            audit(db_session, "partner_deactivated", target=partner.name)
+        deactivate_partner(db_session, actor(), partner, now=now())
     flash(_("Partner %(name)s no longer receives tips.", name=partner.name))
     return redirect(url_for("dashboard.partners.partners"))

@@ -8,10 +8,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import storage
+from ...actions import followups
+from ...actions.followups import MAX_QUESTION
 from ...engine.gsm import segments
 from ...escalation import EVERYWHERE, fit
-from ...followup import MAX_QUESTION
-from ...statuses import CLOSED_STATUSES
 from .. import display
 from ..answers.forms import OutcomeReportForm, TeamQuestionForm
 from ..common import tipline
@@ -59,7 +59,7 @@ def question_budget(tip) -> QuestionBudget:
 
 def can_ask(tip) -> bool:
     """Only a reporter who agreed to be contacted, whose address is still kept, on an open tip."""
-    return bool(tip.contact_consent and tip.contact_sealed and tip.status not in CLOSED_STATUSES)
+    return followups.refusal(tip) is None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from ...followup import MAX_QUESTION
+from ...actions.followups import MAX_QUESTION
 from ...models import CATEGORIES, TIP_STATUSES, URGENCIES
 from ..display import CATEGORY, CHANNEL, STATUS, URGENCY, labels
 from ..forms import ANY, REFERENCE_PATTERN, Form, choices
@@ -40,7 +40,7 @@ class QueueFilterForm(Form):
 
 
 class StatusForm(Form):
-    """Any status parses; tipline.casework decides which moves are allowed and says why not."""
+    """Any status parses; tipline.actions.tips decides which moves are allowed and says why not."""
 
     status = SelectField(_l("Status"), choices=choices(labels(STATUS, TIP_STATUSES)), validators=[DataRequired()])
     reason = StringField(_l("Reason (needed to go back a step)"), validators=[Optional(), Length(max=500)])

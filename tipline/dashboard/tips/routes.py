@@ -12,15 +12,19 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ... import casework, storage
-from ...casework import CaseworkRefused
+from ... import storage
+from ...actions import followups
+from ...actions import tips as tip_actions
+from ...actions.followups import FollowUpRefused
+from ...actions.tips import CaseworkRefused
 from ...engine.gsm import non_gsm_characters, segments
 from ...escalation import escalate_tip
 from ...export import csv_chunks, json_chunks
-from ...followup import FollowUpRefused, ask_reporter
+from ...report_fields import answer_of
 from ...statuses import CLOSED_STATUSES
 from .. import display, drafts
 from ..common import (
@@ -28,8 +32,7 @@ from ..common import (
     admin_required,
     audit,
     audit_queue_view,
-    day_end,
-    day_start,
+    filters_detail,
     get_or_404,
     now,
     staff_required,
@@ -37,6 +40,7 @@ from ..common import (
 )
 from ..errors import invalid, problem
 from ..forms import choices
+from .filters import place_choices, queue_filter
 from .escalation import (
     QUESTION_SEGMENTS,
     can_ask,
@@ -56,7 +60,6 @@ from .forms import (
     NoteForm,
     OutcomeForm,
     PlaceForm,
-    QueueFilterForm,
     StatusForm,
 )
 
@@ -72,29 +75,12 @@ QUEUE_REFRESH_SECONDS = 60  # the open queue reloads itself: a new urgent tip sh
 def queue():
     """The triage queue, in the order an operator acts: urgent tips nobody received, urgent tips a partner
     has not acknowledged (time left shown), urgent tips not sent on yet, outcomes to confirm; then the rest."""
-    form = QueueFilterForm(formdata=request.args)
-    flow = tipline().flow
-    form.place.choices = choices([("", _("any"))]) + place_choices()
-    form.language.choices = choices([("", _("any")), *((code, language.name) for code, language in
-                                                         flow.languages.items())])
-    form.validate()  # a field that does not parse is shown with its error and ignored
-
-    def value(field):
-        return field.data if field.data not in ("", None) and not field.errors else None
-
-    complete = value(form.complete)
-    filters = storage.QueueFilter(
-        status=value(form.status), urgency=value(form.urgency), category=value(form.category),
-        language=value(form.language), channel=value(form.channel),
-        complete=None if complete is None else complete == "yes",
-        since=day_start(value(form.since)), until=day_end(value(form.until)),
-        search=(value(form.q) or "").strip() or None, place_code=value(form.place),
-        assignee_id=current_user.id if form.mine.data and current_user.is_staff else None,
-    )
+    form, filters = queue_filter(request.args)
+    page_number = form.page.data if form.page.data and not form.page.errors else 1
     with storage.reading(tipline().db) as db_session:
         page = storage.tip_queue(
             db_session, filters=filters, role=current_user.role, partner=current_user.partner,
-            page=value(form.page) or 1, per_page=PER_PAGE,
+            page=page_number, per_page=PER_PAGE,
         )
         shown = [t.id for t in (*page.nobody, *page.pinned, *page.to_confirm, *page.tips)]
         escalations = storage.escalation_summaries(db_session, tip_ids=shown)
@@ -134,16 +120,30 @@ def tip(reference: str):
     return render_template("dashboard/tip.html", **get_or_404(context))
 
 
-def place_choices():
-    """The places list as the select shows it: each province, then its places indented."""
-    return choices((p.code, p.name if p is top else f"· {p.name}")
-                   for top in tipline().flow.places for p in (top, *top.children))
+# Choice fields the dashboard words itself (its filters and queue use the same words); another choice
+# shows in the flow's words for it (`<field>_<value>` in messages/<language>.yaml).
+CHOICE_WORDS = {"category": display.category}
+
+
+def _answers(found) -> list[tuple[str, object, str]]:
+    """The report's answers as the flow declares them: (label in the page's language, answer, kind)."""
+    flow = tipline().flow
+    language = str(get_locale() or "en")
+    answers = []
+    for field in flow.shown_fields:
+        answer = answer_of(found, field)
+        if field.kind == "choice" and answer:
+            words = CHOICE_WORDS.get(field.name)
+            answer = words(answer) if words else flow.word(language, f"{field.name}_{answer}", answer)
+        answers.append((flow.label(language, field), answer, field.kind))
+    return answers
 
 
 def _tip_context(db_session, found) -> dict:
     """What the tip page shows: partners get the report only, staff the whole case."""
     additions = storage.additions_by_tip(db_session, tip_ids=[found.id]).get(found.id, [])
-    context = {"tip": found, "additions": additions, "panel": escalation_panel(db_session, found)}
+    context = {"tip": found, "additions": additions, "answers": _answers(found),
+               "panel": escalation_panel(db_session, found)}
     if current_user.is_staff:
         case = storage.tip_case(db_session, tip=found)
         staff = storage.list_users(db_session, roles=storage.STAFF_ROLES)
@@ -180,7 +180,7 @@ def _tip_context(db_session, found) -> dict:
 
 def status_choices(status: str):
     """The tip's own status, then where an operator may move it: forward first, then back (with a reason)."""
-    steps = casework.operator_steps(status)
+    steps = tip_actions.operator_steps(status)
     return choices([(status, _("%(status)s (now)", status=display.status(status)))] + [
         (step.to, _("%(status)s: back, give a reason", status=display.status(step.to)) if step.backwards
          else display.status(step.to))
@@ -225,7 +225,7 @@ def change_status(reference: str):
     try:
         with storage.writing(tipline().db) as db_session:
             found = _locked_tip(db_session, reference)
-            casework.change_status(db_session, found, actor=actor(), to=form.status.data, reason=form.reason.data,
+            tip_actions.change_status(db_session, found, actor=actor(), to=form.status.data, reason=form.reason.data,
                                    now=now())
     except CaseworkRefused as refusal:  # raised before any change; the transaction rolls back all the same
         return refused(refusal)
@@ -244,9 +244,9 @@ def outcome(reference: str):
         with storage.writing(tipline().db) as db_session:
             found = _locked_tip(db_session, reference)
             if form.decision.data == "confirm":
-                casework.confirm_outcome(db_session, found, actor=actor(), now=now())
+                tip_actions.confirm_outcome(db_session, found, actor=actor(), now=now())
             else:
-                casework.reject_outcome(db_session, found, actor=actor(), reason=form.reason.data, now=now())
+                tip_actions.reject_outcome(db_session, found, actor=actor(), reason=form.reason.data, now=now())
     except CaseworkRefused as refusal:
         return refused(refusal)
     flash(_("Outcome confirmed and the tip closed.") if form.decision.data == "confirm"
@@ -264,7 +264,7 @@ def set_place(reference: str):
         return invalid(form)
     with storage.writing(tipline().db) as db_session:
         found = _locked_tip(db_session, reference)
-        casework.set_place(db_session, found, form.place.data, actor=actor(), now=now())
+        tip_actions.set_place(db_session, found, form.place.data, actor=actor(), now=now())
     flash(_("Place set to %(place)s.", place=display.place(form.place.data)))
     return _back(found.reference, anchor="escalation")
 
@@ -278,8 +278,7 @@ def add_note(reference: str):
         return invalid(form)
     with storage.writing(tipline().db) as db_session:
         found = _visible_tip(db_session, reference)
-        storage.add_note(db_session, tip=found, author=current_user.email, text=form.text.data.strip(), now=now())
-        audit(db_session, "note_added", target=found.reference)
+        tip_actions.add_note(db_session, found, actor=actor(), text=form.text.data, now=now())
     flash(_("Note added."))
     return _back(found.reference)
 
@@ -295,10 +294,8 @@ def assign(reference: str):
         form.assignee.choices = choices([("", "")] + [(str(u.id), u.email) for u in staff if u.active])
         if not form.validate():
             return invalid(form)
-        assignee_id = int(form.assignee.data) if form.assignee.data else None
-        if storage.assign_tip(db_session, tip=found, assignee_id=assignee_id, actor=current_user.email, now=now()):
-            email = next((u.email for u in staff if u.id == assignee_id), None)
-            audit(db_session, "assigned", target=found.reference, detail={"to": email})
+        assignee = next((u for u in staff if str(u.id) == form.assignee.data), None)
+        tip_actions.assign(db_session, found, actor=actor(), assignee=assignee, now=now())
     flash(_("Assignment saved."))
     return _back(found.reference)
 
@@ -318,7 +315,7 @@ def mark_duplicate(reference: str):
         original = storage.tip_by_reference(db_session, reference=original_ref)
         if original is None or original.id == found.id:
             return problem(_("There is no other tip %(reference)s.", reference=original_ref))
-        casework.mark_duplicate(db_session, found, original, actor=actor(), now=now())
+        tip_actions.mark_duplicate(db_session, found, original, actor=actor(), now=now())
     flash(_("Marked as a duplicate and closed."))
     return _back(found.reference)
 
@@ -330,7 +327,7 @@ def mark_spam(reference: str):
     try:
         with storage.writing(tipline().db) as db_session:
             found = _locked_tip(db_session, reference)
-            casework.change_status(db_session, found, actor=actor(), to="spam", now=now())
+            tip_actions.change_status(db_session, found, actor=actor(), to="spam", now=now())
     except CaseworkRefused as refusal:
         return refused(refusal)
     flash(_("Marked as spam."))
@@ -367,7 +364,7 @@ def ask(reference: str):
     with storage.writing(tipline().db) as db_session:
         tip = _locked_tip(db_session, reference)
         if not can_ask(tip):
-            reason = (_("This tip is closed.") if tip.status in CLOSED_STATUSES
+            reason = (_("This tip is closed.") if followups.refusal(tip) == "closed"
                       else _("The reporter did not agree to be contacted, or their contact address was deleted."))
             return problem(_("The question was not sent. %(reason)s", reason=reason), 409)
         if not form.validate():
@@ -379,12 +376,9 @@ def ask(reference: str):
                 "With this question the message takes %(count)s SMS segments; at most %(limit)s are allowed.",
                 count=segments(text), limit=QUESTION_SEGMENTS))
         try:
-            follow_up = ask_reporter(db_session, tip, question, actor=current_user.email, now=now(),
-                                     outbound=tipline().outbound)
+            followups.ask_reporter(db_session, actor(), tip, question, now=now(), outbound=tipline().outbound)
         except FollowUpRefused as refused:
             return problem(_("The question was not sent. %(reason)s", reason=str(refused)), 409)
-        audit(db_session, "follow_up_asked", target=tip.reference,
-              detail={"follow_up": follow_up.id, "segments": segments(text)})
     flash(_("Question queued to the reporter. Their answer will be added to this tip."))
     return _back(tip.reference, anchor="escalation")
 
@@ -406,21 +400,27 @@ def _question_problem(tip, form, message: str) -> Response:
 @bp.route("/export", methods=["POST"])
 @admin_required
 def export():
-    """Admins: every tip as CSV or JSON, the same fields as `tipline tips export`."""
+    """Admins: the tips the queue shows with the filters sent along (every tip without any), newest
+    first, with routing, assignee, escalations and notes. CSV starts with a byte order mark, so a
+    spreadsheet reads the reporters' words as UTF-8; times stay ISO 8601 UTC."""
     form = ExportForm()
     if not form.validate():
         return invalid(form)
+    _filter_form, filters = queue_filter(request.form)
     fmt = form.format.data
     with storage.writing(tipline().db) as db_session:
-        audit(db_session, "export", detail={"format": fmt})
-    db = tipline().db
+        audit(db_session, "export", detail={"format": fmt, **filters_detail(filters)})
+    db, role, partner, shown = tipline().db, current_user.role, current_user.partner, tipline().flow.shown_fields
 
     def rows():
         with storage.reading(db) as db_session:
-            yield from storage.export_tips(db_session)
+            yield from storage.queue_export(db_session, filters=filters, role=role, partner=partner, shown=shown)
 
     stamp = now().strftime("%Y%m%d-%H%M")
-    body, mimetype = (json_chunks(rows()), "application/json") if fmt == "json" else (csv_chunks(rows()), "text/csv")
+    if fmt == "json":
+        body, mimetype = json_chunks(rows()), "application/json"
+    else:
+        body, mimetype = csv_chunks(rows(), shown, casework=True, bom=True), "text/csv; charset=utf-8"
     return Response(
         stream_with_context(body), mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="tips-{stamp}.{fmt}"'},

@@ -1,4 +1,4 @@
-"""Case work: every act that changes a tip's status or an escalation, and the tip's status machine.
+"""Tips: every act that changes a tip's status or an escalation, and the tip's status machine.
 
 Each act takes who does it (an Actor) and checked input, makes the change, and writes the tip's
 timeline and the audit trail in the caller's transaction, so a change never exists without its
@@ -19,42 +19,18 @@ from datetime import datetime
 
 from statemachine import State, StateMachine
 
-from . import storage
-from .models import Escalation, Partner, Tip
-from .statuses import CLOSED_STATUSES
+from .. import storage
+from ..models import Escalation, Partner, Tip, User
+from ..statuses import CLOSED_STATUSES, STAFF_ROLES
+from .base import REPORTER, Actor, Refused, audit
 
 MAX_REASON = 500
 MAX_NOTE = 2000
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: an operator (their email and address), a partner (by its number), or the system."""
-
-    name: str
-    kind: str  # operator, partner, system
-    address: str | None = None
-
-    @classmethod
-    def operator(cls, email: str, address: str | None = None) -> Actor:
-        return cls(email, "operator", address)
-
-    @classmethod
-    def partner(cls, partner: Partner) -> Actor:
-        return cls(f"partner:{partner.name}", "partner")
-
-
-SYSTEM = Actor("system", "system")
-REPORTER = Actor("reporter", "reporter")  # never who: the reporter is only ever a pseudonym
-
-
-class CaseworkRefused(Exception):
-    """An act the rules do not allow. `code` names the rule so each adapter says it in its own words."""
-
-    def __init__(self, code: str, **facts: str):
-        super().__init__(f"{code}: {', '.join(f'{k}={v}' for k, v in facts.items())}")
-        self.code = code
-        self.facts = facts
+class CaseworkRefused(Refused):
+    """A change to a tip the rules do not allow (a status the machine does not allow from here, a step back
+    without a reason, an outcome that is not there)."""
 
 
 class TipStatus(StateMachine):
@@ -127,8 +103,7 @@ def _settle_closed(session, tip: Tip, now: datetime, *, confirmed: bool) -> None
 def _record(session, tip: Tip, actor: Actor, kind: str, now: datetime, detail: dict | None = None) -> None:
     """The same fact in the tip's timeline and in the audit trail."""
     storage.add_event(session, tip=tip, kind=kind, at=now, actor=actor.name, detail=detail)
-    storage.record_audit(session, actor=actor.name, action=kind, at=now, target=tip.reference,
-                         address=actor.address, detail=detail)
+    audit(session, actor, kind, now=now, target=tip.reference, detail=detail)
 
 
 def _move(session, tip: Tip, event: str, *, actor: Actor, now: datetime, reason: str | None = None) -> None:
@@ -275,3 +250,26 @@ def reporter_added(session, tip: Tip, *, now: datetime) -> None:
         _move(session, tip, "back_to_triaged", actor=REPORTER, now=now, reason="the reporter added information")
     elif tip.status == "spam":
         _record(session, tip, REPORTER, "addition_after_close", now)
+
+
+# ---- operators' case file ---------------------------------------------------------------------------
+
+def add_note(session, tip: Tip, *, actor: Actor, text: str, now: datetime) -> None:
+    """An internal note (never sent to anyone), in the tip's timeline and the audit trail."""
+    text = (text or "").strip()
+    if not text:
+        raise CaseworkRefused("empty_note")
+    storage.add_note(session, tip=tip, author=actor.name, text=text, now=now)
+    audit(session, actor, "note_added", now=now, target=tip.reference)
+
+
+def assign(session, tip: Tip, *, actor: Actor, assignee: User | None, now: datetime) -> bool:
+    """Give the tip to an operator, or to nobody (None); False when it is theirs already."""
+    if assignee is not None and assignee.role not in STAFF_ROLES:
+        raise CaseworkRefused("not_staff")
+    if not storage.assign_tip(session, tip=tip, assignee_id=assignee.id if assignee else None, actor=actor.name,
+                              now=now):
+        return False
+    audit(session, actor, "assigned", now=now, target=tip.reference,
+          detail={"to": assignee.email if assignee else None})
+    return True
