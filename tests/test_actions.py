@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from tipline import storage
 from tipline.actions import COMMAND_LINE, Actor
-from tipline.actions.community import set_idea_status
+from tipline.actions.community import poll_problem, set_idea_status
 from tipline.actions.partners import PartnerInvalid, check_partner
 from tipline.cli import main
 
@@ -107,3 +107,15 @@ def test_an_action_writes_its_audit_entry_in_the_callers_transaction(app, tiplin
     assert entry.detail == {"from": "new", "to": "considered"}
     with storage.reading(tipline.db) as session:
         assert storage.idea_by_id(session, idea_id=idea.id).status == "considered"
+
+
+@pytest.mark.parametrize("questions, options, code", [
+    ({"id": "Di mana anak bekerja malam hari?"}, {"id": ["Pasar", "Pelabuhan"]}, None),
+    ({"en": "Where?"}, {"en": ["Markets", "Ports"]}, "default_language"),
+    ({"id": "Di mana?", "en": "Where?"}, {"id": ["Pasar", "Pelabuhan"]}, "question_without_options"),
+    ({"id": "Di mana?", "en": "Where?"}, {"id": ["Pasar", "Pelabuhan"], "en": ["Markets"]}, "option_counts_differ"),
+    ({"id": "Di mana?"}, {"id": ["Pasar"]}, "option_count"),
+    ({"id": "Di mana?"}, {"id": ["Pasar", "Warung kopi di pinggir jalan dekat terminal bus malam"]}, "option_too_long"),
+])
+def test_a_poll_is_checked_once_for_every_adapter(questions, options, code):
+    assert poll_problem(questions, options, "id") == code

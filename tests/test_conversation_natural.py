@@ -428,3 +428,41 @@ def test_the_resume_question_takes_its_own_words(flow, word, resumed):
     reply = talk.send(word)[0]
     assert reply.startswith("Masalahnya tentang apa?") is resumed
     assert reply.startswith("Info Anak: nomor Anda") is not resumed
+
+
+@pytest.mark.parametrize("word,resumed", [("lanjut", True), ("Lanjutkan", True), ("go on", True),
+                                          ("mulai lagi", False), ("dari awal", False)])
+def test_the_answer_to_the_resume_question_sent_before_it_is_asked_is_taken(flow, word, resumed):
+    """Back after the silence, someone who writes "lanjut" says what they want: no story kept, no question."""
+    talk = at(flow, ID_TO_KIND)
+    before = talk.saved()[-1].fields["description"]
+    talk.now += timedelta(hours=1)
+    replies = talk.send(word)
+    assert replies[0].startswith("Masalahnya tentang apa?") is resumed
+    assert replies[0].startswith("Info Anak: nomor Anda") is not resumed
+    assert not any("sudah kami catat" in r for r in replies)
+    assert talk.saved()[-1].fields["description"] == before  # "lanjut" is no part of the story
+
+
+# ---- a story told in several messages ------------------------------------------------------------
+
+@pytest.mark.parametrize("done", ["udah", "Udah bu", "sudah", "selesai", "itu aja", "udah gitu aja", "gak ada lagi",
+                                  "wis", "sampun", "atos"])
+def test_saying_the_story_is_told_asks_the_question_and_keeps_no_words(flow, done):
+    talk = at(flow, (*ID_TO_KIND, "mereka dipukul kalau uangnya kurang, ada bapak2 yang ngawasin"))
+    story = talk.saved()[-1].fields["description"]
+    assert story.endswith("ada bapak2 yang ngawasin")  # the second message was kept
+    replies = talk.send(done)
+    assert replies[0].startswith("Masalahnya tentang apa?\n1 Kerja paksa")  # the question, whole
+    assert not any("sudah kami catat" in r for r in replies)
+    assert not talk.last_events  # nothing saved: the story is as it was
+    talk.send("6")
+    assert talk.saved()[-1].fields["description"] == story and talk.saved()[-1].fields["category"] == "begging"
+
+
+def test_done_words_in_english_and_done_before_any_story_is_kept(flow):
+    talk = at(flow, ("hi", "1", "2", "Two girls locked in a house near the market"), language="en")
+    assert talk.send("that's all")[0].startswith("What is it about?")
+    fresh = at(flow, ("halo", "1"))  # at the danger question, with no story yet: an answer is wanted
+    assert fresh.send("udah") == ["Ada anak dalam bahaya sekarang? Balas 1 Ya, 2 Tidak atau 0 Lewati."]
+    assert not fresh.saved()  # "udah" is no story to keep

@@ -9,7 +9,8 @@ commands are adapters: they parse, call an action, and say its outcome or its re
   partners' replies).
 - `partners`: add, change and deactivate partners, with the one validation the CLI and the dashboard share.
 - `followups`: asking a reporter a question, and when that is refused.
-- `community`: scheduling and cancelling broadcasts, closing polls, an idea's status.
+- `community`: drafting, scheduling and cancelling broadcasts, creating and closing polls and drafting their
+  results, the lesson of the week, an idea's status.
 - `outbox`: sending a failed or dead message again.
 """
 

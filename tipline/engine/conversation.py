@@ -608,6 +608,9 @@ class _Step:
 
     def _offer_resume(self) -> None:
         """The first message after a long silence in a report: keep its words, offer the report back."""
+        if self.flow.lexicons[self.lang].own_answer(self.text, RESUME_ASK) is not None:
+            # "lanjut", "mulai lagi": the answer to the offer, given before it is made.
+            return self._answer_resume()
         if self._has_letters():
             self._keep_words(self.text)
             self.say("kept_text")
@@ -705,6 +708,10 @@ class _Step:
 
     def _not_understood(self, spec: StateSpec) -> None:
         if self._in_report() and self._has_letters():
+            if self.flow.signals.is_done(self.text):
+                # "udah", "itu aja": no words to keep. After a story told in several messages, the
+                # question they now answer, whole; before any story, the usual one line.
+                return self._ask(spec) if self.conv.answers.get(self.story) else self._again(spec)
             # Someone wrote their story where a number was expected: keep it, ask again briefly.
             self._keep_words(self.text)
             self.say("kept_text")

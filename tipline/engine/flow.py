@@ -105,6 +105,7 @@ class Language:
     panic: tuple[str, ...] = ()  # words that call for help: TOLONG, SOS, HELP ME ...
     not_panic: tuple[str, ...] = ()  # phrases that only look like it: TANDA BAHAYA, TIDAK BAHAYA ...
     story_words: tuple[str, ...] = ()  # words of someone telling what happened: ANAK, GIRL ...
+    done_words: tuple[str, ...] = ()  # "I have told it all": UDAH, SELESAI, THAT'S ALL ...
     question_words: dict[str, dict[str, tuple[str, ...]]] = _field(default_factory=dict)  # ask key -> meaning -> words
 
 
@@ -138,6 +139,7 @@ class Flow:
             story_words={p[0] for p in phrases(w for lang in self.languages.values() for w in lang.story_words)
                          if len(p) == 1},
             greetings={w for lang in self.languages.values() for g in lang.greetings for w in phrase(g)},
+            done=phrases(w for lang in self.languages.values() for w in lang.done_words),
         )
         self._charts = threading.local()
         self._transitions: dict[tuple[str, str], str] = {}
@@ -564,7 +566,7 @@ def _parse_language(code: str, raw: Any, where: Path) -> Language:
     if not isinstance(numbers, dict) or not all(isinstance(n, int) and 0 <= n <= 9 for n in numbers.values()):
         raise FlowError(f"{where}: 'numbers' maps number words to 0-9")
     lists = {}
-    for name in ("panic", "not_panic", "story_words"):
+    for name in ("panic", "not_panic", "story_words", "done_words"):
         value = raw.get(name) or []
         if not isinstance(value, list):
             raise FlowError(f"{where}: {name!r} must be a list of words")

@@ -84,6 +84,12 @@ class Lexicon:
         found = self.read(words(text), question)
         return found if found is not None and found.extra <= MAX_EXTRA_WORDS else None
 
+    def own_answer(self, text: str, question: str) -> Answer | None:
+        """The answer a message gives in one question's own words only ("lanjut" to "go on?")."""
+        squeezed = tuple(squeeze(t) for t in words(text))
+        meaning = self.questions.get(question, {}).get(squeezed)
+        return Answer(meaning, 0) if meaning is not None else None
+
     def read(self, tokens: list[str], question: str | None = None) -> Answer | None:
         if not tokens:
             return None
@@ -108,6 +114,7 @@ class Signals:
     not_panic: set[tuple[str, ...]] = field(default_factory=set)  # "tanda bahaya", "tidak bahaya"
     story_words: set[str] = field(default_factory=set)
     greetings: set[str] = field(default_factory=set)
+    done: set[tuple[str, ...]] = field(default_factory=set)  # "udah", "that's all": the story is told
 
     def __post_init__(self) -> None:
         self._by_first: dict[str, dict[str, list[tuple[str, ...]]]] = {"panic": {}, "quiet": {}}
@@ -153,6 +160,11 @@ class Signals:
         squeezed = [squeeze(w) for w in words(text)]
         spans = self._panic_spans(self._without_not_panic(squeezed))
         return bool(squeezed) and {i for s, e in spans for i in range(s, e)} == set(range(len(squeezed)))
+
+    def is_done(self, text: str) -> bool:
+        """Someone saying they have told it all ("udah bu", "itu aja"), and nothing more."""
+        told = tuple(squeeze(w) for w in words(text) if squeeze(w) not in self.greetings)
+        return told in self.done
 
     def is_story(self, text: str) -> bool:
         """Clearly someone telling what happened, not a greeting, a question about us or an answer."""

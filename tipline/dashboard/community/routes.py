@@ -18,11 +18,10 @@ from ... import community, storage
 from ...actions import Refused
 from ...actions import community as community_actions
 from ...models import IDEA_STATUSES
-from .. import display
+from .. import display, drafts
 from ..common import (
     actor,
     admin_required,
-    audit,
     get_or_404,
     now,
     page_number,
@@ -44,7 +43,7 @@ from .volunteers import volunteers_context
 bp = Blueprint("community", __name__)
 
 MAX_QUESTION = 200
-MAX_OPTION = 40
+MAX_OPTION = community_actions.MAX_OPTION
 MAX_CHANGE = 300
 MAX_OPTIONS_TEXT = community.MAX_OPTIONS * (MAX_OPTION + 1)
 
@@ -91,19 +90,16 @@ def new_broadcast():
     if request.method == "POST":
         if not form.validate():
             return problem(form_problems(form))
-        texts = _texts(form, "text")
-        if default not in texts:
+        try:
+            with storage.writing(tipline().db) as db_session:
+                broadcast = community_actions.draft_awareness(
+                    db_session, actor(), tipline(), texts=_texts(form, "text"), places=_places(form.places.data),
+                    now=now())
+        except Refused:
             return problem(_("Write the message at least in %(language)s, the deployment's default language.",
-                                  language=tipline().flow.languages[default].name))
-        places = _places(form.places.data)
-        with storage.writing(tipline().db) as db_session:
-            broadcast = storage.add_broadcast(
-                db_session, kind="awareness", texts=community.compose_awareness(tipline(), texts),
-                place_codes=places, created_by=current_user.email, now=now(),
-            )
-            audit(db_session, "broadcast_drafted", target=f"broadcast {broadcast.id}",
-                  detail={"places": places, "languages": sorted(texts)})
+                             language=tipline().flow.languages[default].name))
         return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast.id))
+    drafts.restore(form)  # what was typed before the session ended, if anything
     return render_template("dashboard/community_compose.html", form=form, places=tipline().flow.places,
                            languages=tipline().flow.languages, default=default)
 
@@ -172,10 +168,8 @@ def lesson_schedule():
     start = display.from_local_input(form.start.data) or now()
     places = _places(form.places.data)
     with storage.writing(tipline().db) as db_session:
-        storage.save_lesson_schedule(db_session, active=form.active.data, next_at=start if form.active.data else None,
-                                     place_codes=places, updated_by=current_user.email, now=now())
-        audit(db_session, "lesson_schedule_changed",
-              detail={"active": form.active.data, "start": start.isoformat(), "places": places})
+        community_actions.set_lesson_schedule(db_session, actor(), active=form.active.data, start=start, places=places,
+                                              now=now())
     flash(_("Lesson of the week is on.") if form.active.data else _("Lesson of the week is off."))
     return redirect(url_for("dashboard.community.broadcasts"))
 
@@ -206,38 +200,29 @@ def new_poll():
         questions = _texts(form, "question")
         options = {code: [" ".join(line.split()) for line in text.splitlines() if line.strip()]
                    for code, text in _texts(form, "options").items()}
-        wrong = _poll_problem(questions, options, flow.default_language)
-        if wrong:
-            return problem(wrong)
-        places = _places(form.places.data)
-        with storage.writing(tipline().db) as db_session:
-            poll = storage.add_poll(db_session, questions=questions, options=options, place_codes=places,
-                                    created_by=current_user.email, now=now())
-            broadcast = storage.add_broadcast(
-                db_session, kind="poll", texts=community.compose_poll(tipline(), poll), place_codes=places,
-                created_by=current_user.email, now=now(), poll_id=poll.id,
-            )
-            audit(db_session, "poll_created", target=f"poll {poll.id}", detail={"places": places})
+        try:
+            with storage.writing(tipline().db) as db_session:
+                broadcast = community_actions.create_poll(db_session, actor(), tipline(), questions=questions,
+                                                          options=options, places=_places(form.places.data), now=now())
+        except Refused as refused:
+            return problem(_poll_problem(refused.code))
         return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast.id))
+    drafts.restore(form)
     return render_template("dashboard/community_poll_new.html", form=form, places=flow.places,
                            languages=flow.languages, default=flow.default_language)
 
 
-def _poll_problem(questions: dict, options: dict, default: str) -> str | None:
-    if default not in questions or default not in options:
+def _poll_problem(code: str) -> str:
+    """What is wrong with a poll (actions.community.poll_problem's code), in the page's words."""
+    if code == "default_language":
+        default = tipline().flow.default_language
         return _("Write the question and its options at least in %(language)s, the deployment's default language.",
                  language=tipline().flow.languages[default].name)
-    if set(questions) != set(options):
-        return _("Each language needs both a question and its options.")
-    counts = {len(found) for found in options.values()}
-    if len(counts) != 1:
-        return _("Every language needs the same number of options.")
-    count = counts.pop()
-    if not community.MIN_OPTIONS <= count <= community.MAX_OPTIONS:
-        return _("A poll has 2 to 9 options.")
-    if any(len(option) > MAX_OPTION for found in options.values() for option in found):
-        return _("Keep each option under %(count)s characters.", count=MAX_OPTION)
-    return None
+    return {
+        "question_without_options": _("Each language needs both a question and its options."),
+        "option_counts_differ": _("Every language needs the same number of options."),
+        "option_count": _("A poll has 2 to 9 options."),
+    }.get(code) or _("Keep each option under %(count)s characters.", count=MAX_OPTION)
 
 
 def _poll_chart(poll, tally: dict[int, int], language: str) -> Markup:
@@ -280,17 +265,16 @@ def poll_results(poll_id: int):
     if not form.validate():
         return problem(form_problems(form))
     changes = _texts(form, "change")
-    with storage.writing(tipline().db) as db_session:
-        found = get_or_404(storage.poll_by_id(db_session, poll_id=poll_id))
-        texts = community.compose_results(tipline(), found, storage.poll_tally(db_session, poll_id=found.id), changes)
-        if tipline().flow.default_language in found.questions and tipline().flow.default_language not in texts:
-            return problem(_("Write what will change at least in %(language)s, the deployment's default language.",
-                                  language=tipline().flow.languages[tipline().flow.default_language].name))
-        if not texts:
+    try:
+        with storage.writing(tipline().db) as db_session:
+            found = get_or_404(storage.poll_by_id(db_session, poll_id=poll_id))
+            broadcast = community_actions.draft_poll_results(db_session, actor(), tipline(), found, changes=changes,
+                                                             now=now())
+    except Refused as refused:
+        if refused.code == "empty":
             return problem(_("Write what will change."))
-        broadcast = storage.add_broadcast(db_session, kind="poll_results", texts=texts, place_codes=[],
-                                          created_by=current_user.email, now=now(), poll_id=found.id)
-        audit(db_session, "poll_results_drafted", target=f"poll {found.id}", detail={"broadcast": broadcast.id})
+        return problem(_("Write what will change at least in %(language)s, the deployment's default language.",
+                         language=tipline().flow.languages[tipline().flow.default_language].name))
     return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast.id))
 
 
