@@ -75,17 +75,35 @@ def post(client, path: str, data: dict | None = None, *, token_from: str = "/das
 
 
 class _Text(HTMLParser):
-    def __init__(self):
+    HIDDEN = ("style", "script")
+
+    def __init__(self, skip_class: str | None):
         super().__init__()
         self.parts: list[str] = []
+        self.hidden = 0
+        self.skip_class = skip_class
+        self.open: list[bool] = []  # per open element: whether it hides its text
+
+    def handle_starttag(self, tag, attrs) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        hides = tag in self.HIDDEN or (self.skip_class is not None and self.skip_class in classes)
+        if tag not in ("br", "input", "meta", "link", "img", "hr"):
+            self.open.append(hides)
+        self.hidden += hides
+
+    def handle_endtag(self, tag) -> None:
+        if tag not in ("br", "input", "meta", "link", "img", "hr") and self.open:
+            self.hidden -= self.open.pop()
 
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        if not self.hidden:
+            self.parts.append(data)
 
 
-def visible_text(html: str) -> str:
-    """What a person reads on a page: its text, without tags and attribute values (a select's values)."""
-    parser = _Text()
+def visible_text(html: str, *, skip_class: str | None = None) -> str:
+    """What a person reads on a page: its text, without tags, attribute values (a select's values), style
+    sheets and scripts."""
+    parser = _Text(skip_class)
     parser.feed(html)
     return " ".join(" ".join(parser.parts).split())
 

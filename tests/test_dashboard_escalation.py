@@ -99,7 +99,14 @@ def tip_of(tipline, reference):
 def partner_options(page: str) -> list[str]:
     """The labels of the escalate form's partner select."""
     found = re.search(r'<select id="escalate-partner"[^>]*>(.*?)</select>', page, re.S)
-    return re.findall(r'<option value="\d+">([^<]+)</option>', found.group(1)) if found else []
+    return re.findall(r'<option (?:selected )?value="\d+">([^<]+)</option>', found.group(1)) if found else []
+
+
+def chosen_partner(page: str) -> str | None:
+    """The partner the escalate form has chosen, if any."""
+    found = re.search(r'<select id="escalate-partner"[^>]*>.*?<option selected value="(\d*)">([^<]+)</option>', page,
+                      re.S)
+    return found.group(2) if found else None
 
 
 def report(client, *, consent: bool) -> str:
@@ -118,7 +125,10 @@ def test_escalate_from_the_tip_page_reaches_the_partner_through_the_outbox(app, 
                                                                            partners, bali_tip, clock, fake_twilio):
     page = operator.get(TIP).get_data(as_text=True)
     assert "Escalate to a partner" in page
-    assert partner_options(page) == ["Rumah Aman (matches this tip)", "Jakarta Org"]  # matching first, though preferred later
+    assert partner_options(page) == [  # matching first, though preferred later, each with the reason
+        "Rumah Aman: matches (covers Pasar Kuta, Bali; takes every kind)",
+        "Jakarta Org: does not match (does not cover Pasar Kuta, Bali)"]
+    assert chosen_partner(page).startswith("Rumah Aman")  # the match is chosen: one click escalates
 
     response = post(operator, f"{TIP}/escalate", {"partner": partner_id(tipline, "Rumah Aman")}, token_from=TIP)
     assert response.status_code == 302 and response.headers["Location"] == f"{TIP}#escalation"
@@ -135,7 +145,8 @@ def test_escalate_from_the_tip_page_reaches_the_partner_through_the_outbox(app, 
 
     page = operator.get(TIP).get_data(as_text=True)
     assert "Rumah Aman" in page and "no answer yet" in page
-    assert partner_options(page) == ["Jakarta Org"]  # not offered twice
+    assert partner_options(page) == ["Jakarta Org: does not match (does not cover Pasar Kuta, Bali)"]  # not twice
+    assert chosen_partner(page) == "Choose a partner"  # nothing matches: nothing is chosen for the operator
 
     Reporter(client, BALI).send("DONE ABCD-EFGH Found him, he is with his aunt now")
     page = operator.get(TIP).get_data(as_text=True)
@@ -257,11 +268,13 @@ def test_partner_accounts_cannot_see_or_use_the_actions(app, tipline, partner, p
 
 def test_posts_without_a_csrf_token_are_refused(app, tipline, operator, admin, partners, bali_tip):
     bali = partner_id(tipline, "Rumah Aman")
-    assert operator.post(f"{TIP}/escalate", data={"partner": bali}).status_code == 400
-    assert operator.post(f"{TIP}/ask", data={"question": "Anything?"}).status_code == 400
-    assert admin.post("/dashboard/partners/new", data={"name": "X", "phone": "+15550100061"}).status_code == 400
-    assert admin.post(f"/dashboard/partners/{bali}/deactivate").status_code == 400
-    assert admin.post("/dashboard/outbox/1/retry").status_code == 400
+    # refused: nothing done, and the person is sent back to the page the form was on (303)
+    assert operator.post(f"{TIP}/escalate", data={"partner": bali}).headers["Location"] == TIP
+    assert operator.post(f"{TIP}/ask", data={"question": "Anything?"}).headers["Location"] == TIP
+    new = admin.post("/dashboard/partners/new", data={"name": "X", "phone": "+15550100061"})
+    assert (new.status_code, new.headers["Location"]) == (303, "/dashboard/partners/new")
+    assert admin.post(f"/dashboard/partners/{bali}/deactivate").headers["Location"] == "/dashboard/partners"
+    assert admin.post("/dashboard/outbox/1/retry").headers["Location"] == "/dashboard/outbox"
     assert outbox_rows(tipline) == [] and tip_of(tipline, "ABCD-EFGH").status == "new"
     with storage.reading(tipline.db) as session:
         assert len(storage.list_partners(session)) == 2

@@ -31,7 +31,7 @@ def refs(response) -> list[str]:
 def pinned_and_rest(response) -> tuple[list[str], list[str]]:
     html = response.get_data(as_text=True)
     pinned, _, rest = html.partition('id="all-title"')
-    return (REF.findall(pinned) if 'class="pinned"' in pinned else []), REF.findall(rest)
+    return (REF.findall(pinned) if 'class="pinned' in pinned else []), REF.findall(rest)
 
 
 @pytest.fixture
@@ -61,7 +61,9 @@ def test_pinned_tips_show_their_age(operator, tips):
     ("status=closed", ["DDDD-2222"]),
     ("urgency=immediate", ["EEEE-2222", "DDDD-2222", "BBBB-2222"]),
     ("category=begging", ["AAAA-2222"]),
-    ("language=ID", ["AAAA-2222"]),
+    ("language=id", ["AAAA-2222"]),
+    ("q=CCCC-2222", ["CCCC-2222"]),  # a reference finds its tip
+    ("q=cccc+2222", ["CCCC-2222"]),  # as people type it
     ("channel=whatsapp", ["CCCC-2222"]),
     ("complete=no", ["CCCC-2222"]),
     ("complete=yes&urgency=normal", ["FFFF-2222", "AAAA-2222"]),

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from tests.conftest import Reporter, inbound_fields, make_settings, signed_post
 from tipline import create_app, storage
-from tipline.models import ProcessedMessage, Tip
+from tipline.models import ProcessedMessage, Tip, TipEvent
 
 SENDER = "+15550100071"
 STORY = "ada anak2 disuruh jualan di lampu merah sampe tengah malam, kayaknya ga sekolah"
@@ -76,6 +76,20 @@ def test_an_answer_in_the_middle_of_a_report_costs_four_statements(client, tipli
         [tip] = session.exec(sa.select(Tip)).scalars()
     assert tip.description == STORY and tip.category == "sexual_exploitation"
     assert tip.answers == {"when": "tiap malem", "children": "3 anak kecil"} and not tip.complete
+
+
+def test_a_place_the_list_lacks_adds_its_timeline_event_and_nothing_else(client, tipline, clock):
+    reporter = Reporter(client, SENDER)
+    for text in ("halo", "1", "2", STORY, "2"):
+        reporter.send(text)
+    counted = Statements(tipline.db)
+    with counted:
+        reporter.send("gang sempit belakang pabrik tahu")  # no place in the list: kept as typed
+    assert counted.sent == ["SELECT conversation", "UPDATE tip", "INSERT tip_event", "UPDATE conversation",
+                            "INSERT processed_message"]
+    with storage.reading(tipline.db) as session:
+        kinds = session.exec(sa.select(TipEvent.kind)).scalars().all()
+    assert kinds.count("place_not_matched") == 1
 
 
 def test_a_repeated_answer_gets_its_first_reply_and_changes_nothing(client, tipline, clock):

@@ -178,7 +178,7 @@ def test_unrouted_is_pinned_first_in_the_queue_with_a_label(app, unrouted, opera
 
     add_tip(app, "OLDR-2222", at=at(clock, days=1), urgency="immediate")  # an older emergency, routed or not
     html = operator.get("/dashboard/").get_data(as_text=True)
-    nobody = html.partition('id="pinned-title"')[0]  # the section before the other open emergencies
+    nobody = html.partition('id="new-urgent-title"')[0]  # the section before the other open emergencies
     assert 'class="pinned nobody"' in nobody and "TEST-2222" in nobody and "OLDR-2222" not in nobody
     assert "UNROUTED: nobody received it" in nobody
     assert html.index("TEST-2222") < html.index("OLDR-2222")  # first of all, though newer
@@ -205,7 +205,9 @@ def test_escalating_an_unrouted_tip_unpins_it(app, unrouted, operator):
     url = "/dashboard/tips/TEST-2222"
     assert post(operator, f"{url}/escalate", {"partner": partner_id}, token_from=url).status_code == 302
     assert stored(unrouted, "TEST-2222").routing == "partner"
-    assert "TEST-2222" not in operator.get("/dashboard/").get_data(as_text=True).partition('id="pinned-title"')[0]
+    html = operator.get("/dashboard/").get_data(as_text=True)
+    assert 'id="nobody-title"' not in html  # now waiting for the partner's ACK, with the other emergencies
+    assert "TEST-2222" in html.partition('id="waiting-title"')[2].partition('id="all-title"')[0]
 
 
 # ---- end to end: a reporter, the webhook, the worker, the real twilio client, a fake Twilio ----------
@@ -252,4 +254,4 @@ def test_a_partner_account_sees_an_urgent_tip_pinned_as_usual(app, unrouted, par
     escalate(app, "TEST-2222", "Rumah Aman")  # the partner account's organisation has it on the dashboard
     html = partner.get("/dashboard/").get_data(as_text=True)
     assert 'class="pinned nobody"' not in html and "nobody received" not in html
-    assert "TEST-2222" in html.partition('id="pinned-title"')[2].partition('id="all-title"')[0]
+    assert "TEST-2222" in html.partition('id="waiting-title"')[2].partition('id="all-title"')[0]

@@ -185,8 +185,8 @@ def test_done_by_sms_records_the_outcome_and_closes_nothing(app, tipline, clock,
     assert tip.status == "escalated" and tip.outcome_reported_at == clock.now  # not closed
     assert reached(tipline, "TEST-2222") == {"P2TP2A Jawa Barat": "sent"}
     queue = operator.get("/dashboard/").get_data(as_text=True)
-    to_confirm = queue.partition('id="confirm-title"')[2].partition('id="pinned-title"')[0]
-    pinned = queue.partition('id="pinned-title"')[2].partition('id="all-title"')[0]
+    to_confirm = queue.partition('id="confirm-title"')[2].partition('id="all-title"')[0]
+    pinned = queue.partition('id="waiting-title"')[2].partition('id="confirm-title"')[0]
     assert "TEST-2222" in to_confirm and "TEST-2222" in pinned  # to confirm, and still pinned
     assert audit_log(app, action="partner_outcome")[0].actor == "partner:P2TP2A Jawa Barat"
     # Its timer still runs: a spoofed DONE must not stop the tip from moving on.

@@ -5,12 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 
-from flask import Flask, Response
-from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import storage
 from .settings import Settings
 
 MAX_REQUEST_BYTES = 64 * 1024  # Twilio's largest form is a few kilobytes
@@ -86,24 +83,5 @@ def create_app(settings: Settings | None = None, **tipline_options) -> Flask:
     app.register_blueprint(smsgate_bp)
     from .dashboard import init_dashboard
 
-    init_dashboard(app)
-
-    @app.errorhandler(HTTPException)
-    def plain_http_error(error: HTTPException):
-        return Response(f"{error.code} {error.name}: {error.description}\n", status=error.code, mimetype="text/plain")
-
-    @app.errorhandler(DBAPIError)
-    def database_error(error: DBAPIError):
-        # A database fault outside Twilio's routes (which answer 503 themselves): no traceback,
-        # since PostgreSQL's error detail can quote a whole row, a reporter's words included.
-        logging.getLogger("tipline").error("database error: %s", storage.describe_database_error(error))
-        return Response("503 Service Unavailable: the database does not answer\n", status=503, mimetype="text/plain")
-
-    @app.errorhandler(Exception)
-    def unexpected(error: Exception):
-        # A bug, never expected: the traceback is logged (SQL parameters are hidden by the
-        # engine, so no reporter's words reach it) and the client gets a plain line.
-        logging.getLogger("tipline").exception("unexpected %s", type(error).__name__)
-        return Response("500 Internal Server Error\n", status=500, mimetype="text/plain")
-
+    init_dashboard(app)  # with the error pages of the whole app (tipline/dashboard/errors.py)
     return app

@@ -144,13 +144,33 @@ def covers(partner: Partner, location: str | None, place_code: str | None = None
     return bool(location) and any(_names(word, location) for word in words)
 
 
+@dataclass(frozen=True)
+class Fit:
+    """How one partner fits one tip, rule by rule, so a page can say why it matches or not."""
+
+    active: bool
+    urgency: bool  # not an "immediate danger only" partner, or the tip is urgent
+    kind: bool  # the partner takes every kind, or this one (an unknown kind matches all)
+    place: bool  # the partner covers the tip's place
+
+    @property
+    def matches(self) -> bool:
+        return self.active and self.urgency and self.kind and self.place
+
+
+def fit(partner: Partner, tip: Tip, flow: Flow) -> Fit:
+    """Place, category and urgency rules of one partner for one tip, each on its own."""
+    return Fit(
+        active=bool(partner.active),
+        urgency=not (partner.urgent_only and tip.urgency != "immediate"),
+        kind=not (partner.categories and tip.category is not None and tip.category not in partner.categories),
+        place=covers(partner, tip.location, tip.place_code, place_names(flow, tip.place_code)),
+    )
+
+
 def matches(partner: Partner, tip: Tip, flow: Flow) -> bool:
     """Place, category (unknown matches all) and urgency rules of one partner for one tip."""
-    if not partner.active or (partner.urgent_only and tip.urgency != "immediate"):
-        return False
-    if partner.categories and tip.category is not None and tip.category not in partner.categories:
-        return False
-    return covers(partner, tip.location, tip.place_code, place_names(flow, tip.place_code))
+    return fit(partner, tip, flow).matches
 
 
 @dataclass(frozen=True)
@@ -428,23 +448,37 @@ def partner_command(session, partner: Partner, text: str, *, now: datetime, outb
     reference = parse_reference(words[1]) if len(words) > 1 else None
     if reference is None:
         return outbound.say(language, "usage")
+    note = text.split(None, 2)[2] if command == "DONE" and len(words) > 2 else ""
+    outcome = partner_act(session, partner, reference, command, note=note, now=now)
+    if outcome == "info":
+        return info_message(outbound, session, storage.tip_by_reference(session, reference=reference), language)
+    return outbound.say(language, outcome, reference=reference)
+
+
+def partner_act(session, partner: Partner, reference: str, command: str, *, note: str = "", now: datetime,
+                actor: Actor | None = None) -> str:
+    """One partner's ACK, DONE or INFO on one tip, by SMS or on the dashboard: the same rules and record.
+
+    What happened, as the key of its answer: "not_yours" (the same whether or not the tip exists: nothing
+    leaks), "already_closed", "ack_done", "done_done" or "info". `actor` is the person on the dashboard;
+    by SMS it is the partner's number.
+    """
     tip = storage.tip_by_reference(session, reference=reference)
     escalation = storage.escalation_for(session, tip_id=tip.id, partner_id=partner.id) if tip else None
-    if escalation is None:  # the same answer whether or not the tip exists: nothing leaks
-        return outbound.say(language, "not_yours", reference=reference)
+    if escalation is None:
+        return "not_yours"
     if command == "INFO":
-        tip_actions.partner_reads(session, tip, partner, now=now)
-        return info_message(outbound, session, tip, language)
+        tip_actions.partner_reads(session, tip, partner, now=now, actor=actor)
+        return "info"
     if tip.status in CLOSED_STATUSES:
-        return outbound.say(language, "already_closed", reference=reference)
+        return "already_closed"
     if command == "ACK":
-        tip_actions.partner_acknowledges(session, tip, escalation, partner, now=now)
+        tip_actions.partner_acknowledges(session, tip, escalation, partner, now=now, actor=actor)
         if tip.routing is not None:
             settle_routing(session, tip, now=now)  # a partner has it, even after its timer ran out
-        return outbound.say(language, "ack_done", reference=reference)
-    note = text.split(None, 2)[2] if len(words) > 2 else ""
-    tip_actions.partner_reports_outcome(session, tip, escalation, partner, note=note, now=now)
-    return outbound.say(language, "done_done", reference=reference)
+        return "ack_done"
+    tip_actions.partner_reports_outcome(session, tip, escalation, partner, note=note, now=now, actor=actor)
+    return "done_done"
 
 
 def is_partner_command(text: str) -> bool:

@@ -270,7 +270,10 @@ class TipLine:
                                    contact_sealed=sealed, pin_hash=hashed)
         if event.place_unmatched and tip.location and not tip.place_code:
             # Typed words that name no place in the list: operators set the place (issue 9).
-            storage.add_event(tx.session, tip=tip, kind="place_not_matched", at=now)
+            if saved:
+                storage.add_event(tx.session, tip=tip, kind="place_not_matched", at=now)
+            else:
+                inbound.note_on_tip(tx.conn, tip_id=tip.id, kind="place_not_matched", at=now)
         if saved:
             escalation.after_save(tx.session, tip, now=now, outbound=self.outbound)
 

@@ -176,6 +176,18 @@ def mark_duplicate(session, tip: Tip, original: Tip, *, actor: Actor, now: datet
     _move_if_allowed(session, tip, "close", actor=actor, now=now)
 
 
+def set_place(session, tip: Tip, place_code: str, *, actor: Actor, now: datetime) -> bool:
+    """An operator picks the tip's place from the places list (the reporter's words matched none), so
+    partners that cover it match; False when it is that place already. The words stay as they were."""
+    if tip.place_code == place_code:
+        return False
+    before = tip.place_code
+    tip.place_code, tip.updated_at = place_code, now
+    session.add(tip)
+    _record(session, tip, actor, "place_set", now, {"place": place_code} | ({"from": before} if before else {}))
+    return True
+
+
 # ---- escalation and partners ------------------------------------------------------------------------
 
 def tip_escalated(session, tip: Tip, partner: Partner, *, actor: Actor, now: datetime, matching: bool) -> None:
@@ -184,8 +196,11 @@ def tip_escalated(session, tip: Tip, partner: Partner, *, actor: Actor, now: dat
     _move_if_allowed(session, tip, "escalate", actor=actor, now=now)
 
 
-def partner_acknowledges(session, tip: Tip, escalation: Escalation, partner: Partner, *, now: datetime) -> None:
-    """ACK: the partner takes the tip. Someone has it now, so no timer moves it on to the next partner."""
+def partner_acknowledges(session, tip: Tip, escalation: Escalation, partner: Partner, *, now: datetime,
+                         actor: Actor | None = None) -> None:
+    """ACK: the partner takes the tip. Someone has it now, so no timer moves it on to the next partner.
+
+    `actor`: the partner's person on the dashboard; by SMS, the partner (its registered number)."""
     if escalation.status == "acknowledged":
         return
     escalation.status, escalation.acknowledged_at = "acknowledged", escalation.acknowledged_at or now
@@ -194,25 +209,36 @@ def partner_acknowledges(session, tip: Tip, escalation: Escalation, partner: Par
             other.due_at = None
             session.add(other)
     session.add(escalation)
-    actor = Actor.partner(partner)
+    actor = actor or Actor.partner(partner)
     _record(session, tip, actor, "partner_acknowledged", now, {"partner": partner.name})
     _move_if_allowed(session, tip, "acknowledge", actor=actor, now=now)
 
 
-def partner_reads(session, tip: Tip, partner: Partner, *, now: datetime) -> None:
+def partner_reads(session, tip: Tip, partner: Partner, *, now: datetime, actor: Actor | None = None) -> None:
     """INFO: the partner asked for the whole description (a view of the tip, so it is audited)."""
-    _record(session, tip, Actor.partner(partner), "partner_info", now, {"partner": partner.name})
+    _record(session, tip, actor or Actor.partner(partner), "partner_info", now, {"partner": partner.name})
+
+
+def partner_asks(session, tip: Tip, partner: Partner, *, question: str, actor: Actor, now: datetime) -> None:
+    """A partner asks the tip line's team for information (on the dashboard): the operators see the
+    question in the tip's timeline and can ask the reporter; the partner never reaches the reporter."""
+    question = " ".join(question.split())[:MAX_NOTE]
+    if tip.status in CLOSED_STATUSES:
+        raise CaseworkRefused("closed", status=tip.status)
+    if not question:
+        raise CaseworkRefused("question_required")
+    _record(session, tip, actor, "partner_question", now, {"partner": partner.name, "question": question})
 
 
 def partner_reports_outcome(session, tip: Tip, escalation: Escalation, partner: Partner, *, note: str,
-                            now: datetime) -> None:
+                            now: datetime, actor: Actor | None = None) -> None:
     """DONE: the partner's outcome is kept and waits for an operator; the tip's status, its place in
     the queue and its escalation timer stay as they are."""
     escalation.done_at, escalation.note = now, " ".join(note.split())[:MAX_NOTE] or None
     session.add(escalation)
     tip.outcome_reported_at, tip.updated_at = now, now
     session.add(tip)
-    _record(session, tip, Actor.partner(partner), "partner_outcome", now, {"partner": partner.name})
+    _record(session, tip, actor or Actor.partner(partner), "partner_outcome", now, {"partner": partner.name})
 
 
 # ---- reporters ----------------------------------------------------------------------------------

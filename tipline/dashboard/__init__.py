@@ -4,7 +4,7 @@ Server-rendered pages that work without JavaScript on a phone. Every page needs 
 form carries a CSRF token; every view of a tip, change and export is written to the audit trail.
 Queries live in tipline.storage; this package only renders and checks permissions.
 
-One blueprint per feature (tips, partners, outbox, community, practice, stats, admin, auth), each a
+One blueprint per feature (tips, answers, partners, outbox, community, practice, stats, admin, auth), each a
 package with its routes and forms, nested under the "dashboard" blueprint, which carries what every
 page shares: the /dashboard prefix, templates, style sheet, request guard, headers and error pages.
 """
@@ -14,26 +14,14 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, redirect, url_for
 
-from . import (
-    admin,
-    auth,
-    community,
-    display,
-    errors,
-    hooks,
-    outbox,
-    partners,
-    practice,
-    stats,
-    tips,
-)
+from . import admin, answers, auth, community, display, errors, hooks, outbox, partners, practice, stats, tips
 from .common import load_account
 from .extensions import DatabaseIdConverter, babel, csrf, login_manager, select_locale
 from .sessions import DashboardSessionInterface
 
-FEATURES = (tips, partners, outbox, community, practice, stats, admin, auth)
+FEATURES = (tips, answers, partners, outbox, community, practice, stats, admin, auth)
 
 
 def dashboard_blueprint() -> Blueprint:
@@ -43,7 +31,6 @@ def dashboard_blueprint() -> Blueprint:
         static_url_path="/static",
     )
     hooks.install(parent)
-    errors.install(parent)
     for feature in FEATURES:
         parent.register_blueprint(feature.bp)
     return parent
@@ -78,6 +65,13 @@ def init_dashboard(app: Flask) -> None:
     login_manager.user_loader(load_account)
     babel.init_app(app, locale_selector=select_locale)
     display.install(app)
+    errors.install(app)
     if "dashboard" not in app.blueprints:
         app.url_map.converters["int"] = DatabaseIdConverter
         app.register_blueprint(dashboard_blueprint())
+        app.add_url_rule("/", endpoint="home", view_func=home)
+
+
+def home():
+    """The site's address leads to the dashboard (its login page for anyone not signed in)."""
+    return redirect(url_for("dashboard.tips.queue"))

@@ -4,12 +4,15 @@ Pages never show a stored code (a status, a category, an audit action): they pas
 function for its kind, registered on the app by install() as a Jinja filter:
 
     status, category, channel, urgency, escalation_status, outbox_status, outbox_kind, delivery_status,
-    broadcast_status, broadcast_kind, poll_status, idea_status, action, role, bot_events, language, place,
+    broadcast_status, broadcast_kind, poll_status, idea_status, action, audit_details, audit_target, role,
+    bot_events, language, place,
     localtime (a time in the deployment's zone, with its abbreviation: "2026-05-04 14:05 WIB"),
     when (the same as localtime), age, age_ago
 
-and as globals: event_words (a timeline entry as a sentence), partner_places, place_names, masked,
-zone_name ("WIB"). The same functions serve code that builds choices for a form (labels()).
+and as globals: event_words (a timeline entry as a sentence), escalation_state (a queue row's
+escalation: who has it, how long is left), overdue, time_left, partner_places, place_names, masked,
+zone_name ("WIB").
+The same functions serve code that builds choices for a form (labels()).
 Exports are not pages: they stay ISO 8601 UTC (tipline/export.py).
 """
 
@@ -89,12 +92,14 @@ ACTION = {
     "marked_duplicate": _l("marked as a duplicate"), "escalated": _l("escalated to a partner"),
     "outcome_confirmed": _l("partner's outcome confirmed"), "outcome_rejected": _l("partner's outcome not confirmed"),
     "partner_acknowledged": _l("partner acknowledged"), "partner_info": _l("partner asked for the description"),
-    "partner_outcome": _l("partner reported an outcome"), "addition_after_close": _l("reporter added to a closed tip"),
+    "partner_outcome": _l("partner reported an outcome"), "partner_question": _l("partner asked the team"),
+    "addition_after_close": _l("reporter added to a closed tip"),
     "created": _l("report began"), "completed": _l("report finished"), "addition": _l("reporter added words"),
     "escalation_requested": _l("child in danger now: routing began"), "routing": _l("routing"),
     "escalation_timed_out": _l("not acknowledged in time"), "escalation_update": _l("completed report sent on"),
     "delivery_failed": _l("message not delivered"), "not_sent": _l("message not sent (no account)"),
-    "reporter_withdrew": _l("reporter withdrew"), "place_not_matched": _l("place not found in the places list"),
+    "reporter_withdrew": _l("reporter withdrew"), "place_set": _l("place chosen from the list"),
+    "place_not_matched": _l("place not found in the places list"),
 }
 
 # What the engine asks the service to do after a turn (tipline.engine.conversation), for the practice chat.
@@ -106,6 +111,63 @@ BOT_EVENT = {
     "Subscribe": _l("sign the sender up as a volunteer"), "ShareIdea": _l("keep the idea for the team"),
     "ForgetContact": _l("delete every contact address the sender left"),
 }
+
+
+# The names in an audit entry's details (and in a queue view's filters), as the audit page says them.
+DETAIL = {
+    "second_factor": _l("second factor"), "reason": _l("reason"), "from": _l("from"), "to": _l("to"),
+    "partner": _l("partner"), "matching": _l("matches the tip"), "filters": _l("filters"), "page": _l("page"),
+    "shown": _l("tips shown"), "search": _l("search"), "fingerprint": _l("fingerprint"), "words": _l("words"),
+    "format": _l("format"), "follow_up": _l("question"), "segments": _l("SMS segments"), "kind": _l("kind"),
+    "outbox": _l("message"), "error_code": _l("error code"), "places": _l("places"), "languages": _l("languages"),
+    "at": _l("at"), "active": _l("active"), "start": _l("start"), "broadcast": _l("message to volunteers"),
+    "changed": _l("changed"), "renamed_from": _l("renamed from"), "phone": _l("phone"), "channel": _l("channel"),
+    "regions": _l("places"), "categories": _l("kinds"), "urgent_only": _l("immediate danger only"),
+    "preference": _l("order"), "must_change": _l("must change it"), "totp_required": _l("two-factor required"),
+    "reset_totp": _l("two-factor reset"), "question": _l("question"), "place": _l("place"), "status": _l("status"),
+    "urgency": _l("urgency"), "category": _l("category"), "language": _l("language"), "complete": _l("complete"),
+    "since": _l("from"), "until": _l("to"), "place_code": _l("place"), "assignee_id": _l("assigned to"),
+    "of": _l("duplicate of"), "name": _l("name"),
+}
+
+
+def _detail_value(name: str, value) -> str:
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, dict):
+        return audit_details(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_detail_value(name, item) for item in value)
+    if name in ("from", "to", "status"):
+        return status(value)
+    if name in ("category", "categories"):
+        return category(value)
+    if name in ("place", "place_code", "places", "regions") and value and str(value)[:1].isdigit():
+        return place(value)
+    if name == "changed":
+        return str(DETAIL.get(value, value))
+    if name == "kind":
+        return _word(OUTBOX_KIND, value) if value in OUTBOX_KIND else _word(BROADCAST_KIND, value)
+    return str(value)
+
+
+TARGET_KINDS = {"poll": _l("poll #%(id)s"), "broadcast": _l("message to volunteers #%(id)s"),
+                "idea": _l("idea #%(id)s")}
+
+
+def audit_target(target: str | None) -> str:
+    """What an audit entry is about: a tip's reference or an account as stored, a poll, message or idea
+    by its number ("poll 3" is stored, "jajak pendapat #3" is read)."""
+    kind, _space, number = (target or "").partition(" ")
+    if kind in TARGET_KINDS and number.isdigit():
+        return str(TARGET_KINDS[kind]) % {"id": number}
+    return target or ""
+
+
+def audit_details(detail: dict | None) -> str:
+    """An audit entry's details as a line people read: each name in words, each stored value too."""
+    return "; ".join(f"{DETAIL.get(name, name)}: {_detail_value(name, value)}"
+                     for name, value in sorted((detail or {}).items()))
 
 
 def _word(table: dict, value: str | None) -> str:
@@ -204,6 +266,46 @@ def place(code: str | None) -> str:
     return f"{found.name}, {province.name}" if province and province is not found else found.name
 
 
+def escalation_state(summary) -> str:
+    """Where a tip's escalation stands, in a queue row: who has it, who is late, how long is left."""
+    if summary is None:
+        return ""
+    if summary.acknowledged_by:
+        return _("acknowledged by %(partner)s", partner=summary.acknowledged_by)
+    waiting = ", ".join(summary.waiting)
+    if summary.waiting and summary.due_at is not None:
+        left = summary.due_at - _tipline().clock()
+        if left.total_seconds() > 0:
+            return _("sent to %(partners)s: %(left)s left to acknowledge", partners=waiting,
+                     left=format_timedelta(left, threshold=1.5))
+        return _("sent to %(partners)s: acknowledgement overdue by %(late)s", partners=waiting,
+                 late=format_timedelta(-left, threshold=1.5))
+    if summary.waiting:
+        return _("sent to %(partners)s, not acknowledged yet", partners=waiting)
+    if summary.timed_out:
+        return _("not acknowledged in time by %(partners)s", partners=", ".join(summary.partners))
+    return _("sent to %(partners)s", partners=", ".join(summary.partners))
+
+
+def time_left(due_at: datetime | None) -> str:
+    """How long is left until a deadline, or how late it is."""
+    if due_at is None:
+        return ""
+    left = due_at - _tipline().clock()
+    if left.total_seconds() > 0:
+        return _("%(left)s left", left=format_timedelta(left, threshold=1.5))
+    return _("overdue by %(late)s", late=format_timedelta(-left, threshold=1.5))
+
+
+def overdue(summary) -> bool:
+    """Whether a partner's time to acknowledge has run out with nobody taking the tip."""
+    if summary is None or summary.acknowledged_by:
+        return False
+    if summary.waiting and summary.due_at is not None:
+        return summary.due_at <= _tipline().clock()
+    return summary.timed_out and not summary.waiting
+
+
 # ---- time ------------------------------------------------------------------------------------------
 
 def zone() -> ZoneInfo:
@@ -284,6 +386,8 @@ def event_words(event) -> str:
         "partner_info": lambda: _("%(partner)s asked for the whole description (INFO).", partner=d.get("partner", "?")),
         "partner_outcome": lambda: _("%(partner)s reported an outcome (DONE): an operator must confirm it.",
                                      partner=d.get("partner", "?")),
+        "partner_question": lambda: _("%(partner)s asked the team: %(question)s", partner=d.get("partner", "?"),
+                                      question=d.get("question", "")),
         "outcome_confirmed": lambda: _("An operator confirmed the partner's outcome."),
         "outcome_rejected": lambda: _("An operator did not confirm the partner's outcome. Reason: %(reason)s",
                                       reason=d.get("reason", "")),
@@ -296,6 +400,7 @@ def event_words(event) -> str:
         "marked_duplicate": lambda: _("Marked as a duplicate of %(reference)s.", reference=d.get("of", "?")),
         "follow_up_asked": lambda: _("A question was sent to the reporter."),
         "follow_up_answered": lambda: _("The reporter answered the question."),
+        "place_set": lambda: _("The place was set to %(place)s from the places list.", place=place(d.get("place"))),
     }
     found = sentences.get(kind)
     return found() if found else ""
@@ -326,14 +431,13 @@ def place_names(codes: list[str]) -> str:
 FILTERS = {
     "status": status, "category": category, "channel": channel, "urgency": urgency,
     "escalation_status": escalation_status, "outbox_status": outbox_status, "outbox_kind": outbox_kind,
-    "delivery_status": delivery_status,
-    "broadcast_status": broadcast_status, "broadcast_kind": broadcast_kind, "poll_status": poll_status,
-    "idea_status": idea_status, "action": action, "role": role, "bot_events": bot_events, "language": language,
-    "place": place,
+    "delivery_status": delivery_status, "broadcast_status": broadcast_status, "broadcast_kind": broadcast_kind,
+    "poll_status": poll_status, "idea_status": idea_status, "action": action, "audit_details": audit_details,
+    "audit_target": audit_target, "role": role, "bot_events": bot_events, "language": language, "place": place,
     "localtime": localtime, "when": localtime, "age": age, "age_ago": age_ago,
 }
-GLOBALS = {"event_words": event_words, "partner_places": partner_places, "place_names": place_names,
-           "masked": mask, "zone_name": zone_name}
+GLOBALS = {"event_words": event_words, "escalation_state": escalation_state, "overdue": overdue, "time_left": time_left,
+           "partner_places": partner_places, "place_names": place_names, "masked": mask, "zone_name": zone_name}
 
 
 def install(app: Flask) -> None:

@@ -71,5 +71,6 @@ def page_frame() -> dict:
 
 def install(parent: Blueprint) -> None:
     parent.before_request(guard)
-    parent.after_request(private_headers)
-    parent.context_processor(page_frame)
+    # Every page of the app, error pages at any address included, is a dashboard page.
+    parent.after_app_request(private_headers)
+    parent.app_context_processor(page_frame)

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 COOKIE_KEY = "k"  # all a signed-in browser's cookie holds
 TOUCH_EVERY = timedelta(minutes=1)  # how often use is written down (the idle limit's precision)
 PENDING_FOR = timedelta(minutes=5)  # a password was right; the second factor must follow this soon
-CARRIED = ("lang", "after_login")  # what a visitor's session passes on to the session login starts
+CARRIED = ("lang", "after_login", "draft")  # what a visitor's session passes on to the session login starts
 
 
 def key_hash(key: str) -> str:

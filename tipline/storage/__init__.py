@@ -126,8 +126,11 @@ from .partners import (
 )
 from .queue import (
     QUEUE_COUNT_CAP,
+    EscalationSummary,
     QueueFilter,
     QueuePage,
+    assignees,
+    escalation_summaries,
     received_by_nobody,
     queue_export,
     tip_queue,
@@ -192,6 +195,7 @@ __all__ = [
     "export_tip", "export_tips", "tip_case", "tip_timeline", "tip_notes", "duplicates_of", "tip_reference_by_id",
     "note_triaged", "assign_tip", "link_duplicate", "add_note", "lock_tip", "tip_by_id", "has_event",
     "tip_references", "visible_tips", "QueueFilter", "QueuePage", "QUEUE_COUNT_CAP", "tip_queue",
+    "EscalationSummary", "escalation_summaries", "assignees",
     "received_by_nobody", "visible_tip", "queue_export", "tips_received_by_nobody", "AGE_BANDS",
     "PartnerResponse", "open_urgent_by_age", "partner_response_times", "percentile", "tip_figures",
     "volunteers_by_place", "create_user",

@@ -26,11 +26,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from ..models import ConversationRow, ProcessedMessage, Tip
+from ..models import ConversationRow, ProcessedMessage, Tip, TipEvent
 
 _conversation = ConversationRow.__table__
 _processed = ProcessedMessage.__table__
 _tip = Tip.__table__
+_tip_event = TipEvent.__table__
+_NOTE_ON_TIP = sa.insert(_tip_event)
 _INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 # What a repeated message gets once its first answer was dropped: TwiML that sends nothing.
@@ -169,3 +171,9 @@ def update_report(conn: sa.Connection, *, reference: str, reporter: str, columns
     params = {f"new_{name}": value for name, value in columns.items()}
     params |= {"tip_reference": reference, "tip_reporter": reporter, "new_contact_sealed": contact_sealed}
     return conn.execute(_update_report(tuple(sorted(columns))), params).first()
+
+
+def note_on_tip(conn: sa.Connection, *, tip_id: int, kind: str, at: datetime) -> None:
+    """A system event on the timeline of a tip `update_report` just wrote (a typed place that names
+    no place in the list), without opening the ORM session."""
+    conn.execute(_NOTE_ON_TIP, {"tip_id": tip_id, "kind": kind, "at": at, "actor": "system", "detail": {}})

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..engine.flow import FieldSpec
+from ..engine.reference import parse_reference
 from ..models import Escalation, Partner, Tip, TipCase, TipNote, User
 from ..statuses import CLOSED_STATUSES, NOBODY, OPEN_STATUSES, STAFF_ROLES
 from .db import in_places, rarely
@@ -35,7 +36,8 @@ def visible_tips(*, role: str, partner: str | None):
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """What the queue shows; None means any. Dates are inclusive days in UTC."""
+    """What the queue shows; None means any. `since` and `until` are the moments a day starts and the
+    next day starts where the operators are (the caller's time zone)."""
 
     status: str | None = None
     urgency: str | None = None
@@ -47,6 +49,7 @@ class QueueFilter:
     until: datetime | None = None  # exclusive
     search: str | None = None
     place_code: str | None = None  # a province or regency: the tips there and under it
+    assignee_id: int | None = None  # the tips assigned to this account ("assigned to me")
 
     def conditions(self) -> list:
         found = []
@@ -62,7 +65,12 @@ class QueueFilter:
             found.append(Tip.created_at < self.until)
         if self.search:
             pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            found.append(sa.or_(Tip.description.ilike(pattern, escape="\\"), Tip.location.ilike(pattern, escape="\\")))
+            words = sa.or_(Tip.description.ilike(pattern, escape="\\"), Tip.location.ilike(pattern, escape="\\"))
+            # 7kq2 9pxm, 7KQ2-9PXM: the tip itself, and the words too
+            reference = parse_reference("".join(self.search.split()))
+            found.append(sa.or_(Tip.reference == reference, words) if reference else words)
+        if self.assignee_id is not None:
+            found.append(Tip.id.in_(select(TipCase.tip_id).where(TipCase.assignee_id == self.assignee_id)))
         if self.place_code:
             found.append(in_places(Tip.place_code, [self.place_code]))
         return found
@@ -70,16 +78,25 @@ class QueueFilter:
 
 @dataclass(frozen=True)
 class QueuePage:
+    """One page of the queue, in the order an operator acts: the first page starts with what needs a
+    person now (nobody received it; a partner has not acknowledged it; nobody has sent it on yet)."""
+
     nobody: list  # urgent, open, and received by nobody (unrouted, or routing failed): first of all
+    waiting: list  # urgent and open, sent to partners, none acknowledged yet: the deadline soonest first
+    new_urgent: list  # urgent and open, not sent to any partner: longest waiting first
     to_confirm: list  # a partner reported an outcome (DONE) that no operator confirmed yet
-    pinned: list  # immediate danger and still open: shown on the first page, longest waiting first
-    pinned_total: int  # how many such tips match; more than `pinned` holds when there are very many
+    pinned_total: int  # urgent open tips (waiting and new) matching; more than shown when there are very many
     tips: list  # every matching tip, newest first (pinned ones too: nothing is ever only pinned)
     total: int  # tips matching; a lower bound when `more` is true
     more: bool  # more than QUEUE_COUNT_CAP match: counting them all would cost more than it tells
     page: int
     pages: int
     per_page: int
+
+    @property
+    def pinned(self) -> list:
+        """The urgent open tips shown above the rest (waiting, then new)."""
+        return [*self.waiting, *self.new_urgent]
 
     @property
     def has_next(self) -> bool:
@@ -93,8 +110,9 @@ def tip_queue(
     session: Session, *, filters: QueueFilter, role: str, partner: str | None, page: int = 1,
     per_page: int = 50, pinned_limit: int = 50,
 ) -> QueuePage:
-    """The triage queue: on the first page, urgent tips nobody received, partners' outcomes to confirm
-    and open immediate-danger tips, each longest waiting first; then all tips newest first.
+    """The triage queue: on the first page, urgent tips nobody received, urgent tips waiting for a
+    partner's ACK (deadline soonest first), urgent tips not sent on yet and partners' outcomes to confirm;
+    then all tips newest first.
 
     Counting stops at QUEUE_COUNT_CAP, so a broad filter over many tips stays fast.
     """
@@ -106,7 +124,7 @@ def tip_queue(
     if staff:  # listed once: above the other emergencies
         is_pinned = sa.and_(is_pinned, sa.or_(Tip.routing.is_(None), Tip.routing.not_in(NOBODY)))
     to_confirm = sa.and_(Tip.outcome_reported_at.is_not(None), Tip.status.not_in(CLOSED_STATUSES))
-    nobody, confirm, pinned = [], [], []
+    nobody, confirm, waiting, new_urgent = [], [], [], []
     if page == 1 and staff:
         nobody = list(session.exec(
             select(Tip).where(*wanted, nobody_received).order_by(Tip.created_at, Tip.id).limit(pinned_limit)
@@ -115,10 +133,17 @@ def tip_queue(
             select(Tip).where(*wanted, to_confirm).order_by(Tip.outcome_reported_at, Tip.id).limit(pinned_limit)
         ))
     if page == 1:
-        pinned = list(session.exec(
-            select(Tip).where(*wanted, is_pinned).order_by(Tip.created_at, Tip.id).limit(pinned_limit)
+        sent_on = Tip.id.in_(select(Escalation.tip_id))
+        waiting = list(session.exec(
+            select(Tip).where(*wanted, is_pinned, sent_on).order_by(Tip.created_at, Tip.id).limit(pinned_limit)
         ))
-    pinned_total = len(pinned) if len(pinned) < pinned_limit else session.exec(
+        waiting.sort(key=_deadline(session, waiting))
+        new_urgent = list(session.exec(
+            select(Tip).where(*wanted, is_pinned, sa.not_(sent_on)).order_by(Tip.created_at, Tip.id)
+            .limit(pinned_limit)
+        ))
+    shown = len(waiting) + len(new_urgent)
+    pinned_total = shown if len(waiting) < pinned_limit and len(new_urgent) < pinned_limit else session.exec(
         select(sa.func.count()).select_from(Tip).where(*wanted, is_pinned)
     ).one()
     matching = session.exec(
@@ -132,8 +157,70 @@ def tip_queue(
         select(Tip).where(*wanted).order_by(Tip.created_at.desc(), Tip.id.desc())
         .offset((page - 1) * per_page).limit(per_page)
     ))
-    return QueuePage(nobody=nobody, to_confirm=confirm, pinned=pinned, pinned_total=pinned_total, tips=tips,
-                     total=total, more=more, page=page, pages=pages, per_page=per_page)
+    return QueuePage(nobody=nobody, waiting=waiting, new_urgent=new_urgent, to_confirm=confirm,
+                     pinned_total=pinned_total, tips=tips, total=total, more=more, page=page, pages=pages,
+                     per_page=per_page)
+
+
+def _deadline(session: Session, tips: list[Tip]):
+    """Order tips waiting for an ACK: a timer already run out first, then the nearest deadline."""
+    summaries = escalation_summaries(session, tip_ids=[t.id for t in tips])
+    far = datetime.max.replace(tzinfo=timezone.utc)
+
+    def key(tip: Tip):
+        summary = summaries.get(tip.id)
+        if summary is None or summary.due_at is None:
+            return (0, far, tip.created_at)  # no timer left: nobody acknowledged in time
+        return (1, summary.due_at, tip.created_at)
+
+    return key
+
+
+@dataclass(frozen=True)
+class EscalationSummary:
+    """Where a tip's escalation stands, for a row of the queue."""
+
+    partners: tuple[str, ...]  # who it was sent to, in order
+    waiting: tuple[str, ...]  # who still has to acknowledge (their timer runs)
+    due_at: datetime | None  # the nearest deadline of those still waiting
+    acknowledged_by: str | None  # the partner that took it (ACK)
+    timed_out: bool  # some partner did not acknowledge in time
+
+
+def escalation_summaries(session: Session, *, tip_ids: list[int]) -> dict[int, EscalationSummary]:
+    """Per tip (only tips that were sent to a partner): who has it, who is late, the next deadline."""
+    if not tip_ids:
+        return {}
+    rows = session.exec(
+        select(Escalation, Partner.name).join(Partner, Partner.id == Escalation.partner_id)
+        .where(Escalation.tip_id.in_(tip_ids)).order_by(Escalation.id)
+    ).all()
+    grouped: dict[int, list] = {}
+    for escalation, name in rows:
+        grouped.setdefault(escalation.tip_id, []).append((escalation, name))
+    summaries = {}
+    for tip_id, pairs in grouped.items():
+        waiting = [(e, name) for e, name in pairs if e.status == "sent"]
+        dues = [e.due_at for e, _name in waiting if e.due_at is not None]
+        summaries[tip_id] = EscalationSummary(
+            partners=tuple(name for _e, name in pairs),
+            waiting=tuple(name for _e, name in waiting),
+            due_at=min(dues) if dues else None,
+            acknowledged_by=next((name for e, name in pairs if e.acknowledged_at is not None), None),
+            timed_out=any(e.status == "timed_out" for e, _name in pairs),
+        )
+    return summaries
+
+
+def assignees(session: Session, *, tip_ids: list[int]) -> dict[int, str]:
+    """Who each tip is assigned to (their email), for the tips that are assigned."""
+    if not tip_ids:
+        return {}
+    rows = session.exec(
+        select(TipCase.tip_id, User.email).join(User, User.id == TipCase.assignee_id)
+        .where(TipCase.tip_id.in_(tip_ids))
+    ).all()
+    return dict(rows)
 
 
 def received_by_nobody(session: Session):

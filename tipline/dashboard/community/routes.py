@@ -18,7 +18,7 @@ from ... import community, storage
 from ...actions import Refused
 from ...actions import community as community_actions
 from ...models import IDEA_STATUSES
-from .. import display
+from .. import display, drafts
 from ..common import (
     actor,
     admin_required,
@@ -99,6 +99,7 @@ def new_broadcast():
             return problem(_("Write the message at least in %(language)s, the deployment's default language.",
                              language=tipline().flow.languages[default].name))
         return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast.id))
+    drafts.restore(form)  # what was typed before the session ended, if anything
     return render_template("dashboard/community_compose.html", form=form, places=tipline().flow.places,
                            languages=tipline().flow.languages, default=default)
 
@@ -206,6 +207,7 @@ def new_poll():
         except Refused as refused:
             return problem(_poll_problem(refused.code))
         return redirect(url_for("dashboard.community.broadcast", broadcast_id=broadcast.id))
+    drafts.restore(form)
     return render_template("dashboard/community_poll_new.html", form=form, places=flow.places,
                            languages=flow.languages, default=flow.default_language)
 

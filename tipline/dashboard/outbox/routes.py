@@ -43,7 +43,7 @@ def outbox():
         kinds = storage.outbox_kinds(db_session)
         counts = storage.outbox_counts(db_session)
         form = OutboxFilterForm(formdata=request.args)
-        form.status.choices = choices([("", _("any")), (DEAD_LETTERS, _("dead letters (failed or dead)")),
+        form.status.choices = choices([("", _("any")), (DEAD_LETTERS, _("dead letters (failed or given up)")),
                                        *labels(OUTBOX_STATUS, OUTBOX_STATUSES)])
         asked = request.args.get("kind", "")
         if re.fullmatch(r"[a-z_]{1,32}", asked) and asked not in kinds:

@@ -28,6 +28,7 @@ from ...actions.partners import (
     edit_partner,
     split_regions,
 )
+from .. import drafts
 from ..common import actor, admin_required, get_or_404, now, staff_required, tipline
 from ..errors import problem
 from ..forms import EmptyForm, choices
@@ -81,6 +82,8 @@ def _show_problems(form: PartnerForm, invalid: PartnerInvalid) -> None:
 
 
 def _partner_form_page(form: PartnerForm, partner=None, status: int = 200) -> Response:
+    if request.method == "GET":
+        drafts.restore(form)  # what was typed before the session ended, if anything
     page = render_template("dashboard/partners_form.html", form=form, partner=partner, places=tipline().flow.places)
     return Response(page, status=status)
 

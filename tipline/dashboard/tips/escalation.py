@@ -11,9 +11,11 @@ from ... import storage
 from ...actions import followups
 from ...actions.followups import MAX_QUESTION
 from ...engine.gsm import segments
-from ...escalation import matches
+from ...escalation import EVERYWHERE, fit
+from .. import display
+from ..answers.forms import OutcomeReportForm, TeamQuestionForm
 from ..common import tipline
-from ..forms import choices
+from ..forms import EmptyForm, choices
 from .forms import AskForm, EscalateForm
 
 QUESTION_SEGMENTS = 2  # a follow-up question, with its frame, costs the reporter at most this many SMS
@@ -60,15 +62,64 @@ def can_ask(tip) -> bool:
     return followups.refusal(tip) is None
 
 
-def partner_options(db_session, tip, escalations) -> list[tuple[str, str]]:
-    """Active partners the tip has not gone to: those that match it first, marked, then by preference."""
+@dataclass(frozen=True)
+class PartnerChoice:
+    """One partner the tip can go to, and why it fits or not, as the escalate list shows it."""
+
+    id: int
+    label: str
+    matches: bool
+
+
+def partner_choices(db_session, tip, escalations) -> list[PartnerChoice]:
+    """Active partners the tip has not gone to, best fit first: those that match (place and kind),
+    then those that cover the place, then the kind, each by preference; each says why."""
     reached = {e.partner_id for e in escalations}
-    partners = [p for p in storage.list_partners(db_session) if p.id not in reached]
     flow = tipline().flow
-    matching = {p.id for p in partners if matches(p, tip, flow)}
-    partners.sort(key=lambda p: (p.id not in matching, p.preference, p.name))
-    return [(str(p.id), _("%(name)s (matches this tip)", name=p.name) if p.id in matching else p.name)
-            for p in partners]
+    fits = [(p, fit(p, tip, flow)) for p in storage.list_partners(db_session) if p.id not in reached]
+    fits.sort(key=lambda pair: (not pair[1].matches, not pair[1].place, not pair[1].kind, pair[0].preference,
+                                pair[0].name))
+    return [PartnerChoice(partner.id, _fit_words(partner, tip, rules), rules.matches) for partner, rules in fits]
+
+
+def _fit_words(partner, tip, rules) -> str:
+    place = display.place(tip.place_code) or tip.location or _("an unknown place")
+    everywhere = any(region.strip().casefold() == EVERYWHERE for region in partner.regions or [EVERYWHERE])
+    kind = display.category(tip.category)
+    if rules.matches:
+        reasons = [_("covers everywhere") if everywhere else _("covers %(place)s", place=place),
+                   _("takes %(kind)s", kind=kind) if kind and partner.categories else _("takes every kind")]
+        return _("%(name)s: matches (%(reasons)s)", name=partner.name, reasons="; ".join(reasons))
+    reasons = []
+    if not rules.place:
+        reasons.append(_("does not cover %(place)s", place=place))
+    if not rules.kind:
+        reasons.append(_("does not take %(kind)s", kind=kind))
+    if not rules.urgency:
+        reasons.append(_("immediate danger only"))
+    return _("%(name)s: does not match (%(reasons)s)", name=partner.name, reasons="; ".join(reasons))
+
+
+def why_it_reached(partner, tip, escalations) -> str:
+    """Why a tip reached this partner, as the partner reads it: the routing matched it (and how), or an
+    operator chose it."""
+    if partner is None or not escalations:
+        return ""
+    reasons = _fit_words(partner, tip, fit(partner, tip, tipline().flow))
+    if escalations[0].actor == "system":
+        return _("The tip line sent it to you because it is urgent and matches you. %(reasons)s", reasons=reasons)
+    return _("An operator of the tip line sent it to you. %(reasons)s", reasons=reasons)
+
+
+def partner_options(found: list[PartnerChoice]) -> list[tuple[str, str]]:
+    """The escalate list's options; the first is "choose", so nothing is chosen unless a partner matches."""
+    return [("", _("Choose a partner")), *((str(c.id), c.label) for c in found)] if found else []
+
+
+def best_match(found: list[PartnerChoice]) -> str:
+    """The partner to preselect: the best one that matches the tip, or none (""): a click must never send a
+    Bekasi tip to a Jakarta office because its name comes first."""
+    return str(found[0].id) if found and found[0].matches else ""
 
 
 def escalation_panel(db_session, tip) -> dict:
@@ -77,12 +128,15 @@ def escalation_panel(db_session, tip) -> dict:
     if not current_user.is_staff:
         own = storage.partner_by_name(db_session, name=current_user.partner or "")
         mine = [e for e in escalations if own is not None and e.partner_id == own.id]
-        return {"staff": False, "escalations": mine}
+        return {"staff": False, "escalations": mine, "why": why_it_reached(own, tip, mine),
+                "ack_form": EmptyForm(prefix="ack"), "outcome_form": OutcomeReportForm(),
+                "question_form": TeamQuestionForm()}
     names = storage.partner_names(db_session, partner_ids=[e.partner_id for e in escalations])
-    options = partner_options(db_session, tip, escalations)
     follow_ups = storage.follow_ups_for_tip(db_session, tip_id=tip.id)
     escalate_form = EscalateForm()
-    escalate_form.partner.choices = choices(options)
+    found = partner_choices(db_session, tip, escalations)
+    escalate_form.partner.choices = choices(partner_options(found))
+    escalate_form.partner.data = best_match(found)
     return {
         "staff": True, "escalations": escalations, "partner_names": names, "escalate_form": escalate_form,
         "follow_ups": follow_ups, "can_ask": can_ask(tip), "ask_form": AskForm(),

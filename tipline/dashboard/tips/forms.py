@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from ...actions.followups import MAX_QUESTION
@@ -23,11 +23,12 @@ class QueueFilterForm(Form):
     class Meta:
         csrf = False
 
-    q = StringField(_l("Search description and place"), validators=[Optional(), Length(max=200)])
+    q = StringField(_l("Search: reference, description or place"), validators=[Optional(), Length(max=200)])
+    mine = BooleanField(_l("Assigned to me"))
     status = SelectField(_l("Status"), choices=_choices(STATUS, TIP_STATUSES), default="")
     urgency = SelectField(_l("Urgency"), choices=_choices(URGENCY, URGENCIES), default="")
     category = SelectField(_l("Category"), choices=_choices(CATEGORY, CATEGORIES), default="")
-    language = StringField(_l("Language"), validators=[Optional(), Length(max=16)])
+    language = SelectField(_l("Language"), choices=[], default="")  # the flow's languages, set by the view
     channel = SelectField(_l("Channel"), choices=_choices(CHANNEL, CHANNEL), default="")
     complete = SelectField(
         _l("Complete"), choices=choices([("", ANY), ("yes", _l("complete")), ("no", _l("unfinished"))]), default=""
@@ -69,6 +70,12 @@ class DuplicateForm(Form):
 
 class ExportForm(Form):
     format = SelectField(_l("Format"), choices=choices([("csv", "CSV"), ("json", "JSON")]))
+
+
+class PlaceForm(Form):
+    """The tip's place from the places list, when the reporter's words matched none."""
+
+    place = SelectField(_l("Place from the list"), choices=[], validate_choice=True, validators=[DataRequired()])
 
 
 class EscalateForm(Form):

@@ -26,7 +26,7 @@ from ...escalation import escalate_tip
 from ...export import csv_chunks, json_chunks
 from ...report_fields import answer_of
 from ...statuses import CLOSED_STATUSES
-from .. import display
+from .. import display, drafts
 from ..common import (
     actor,
     admin_required,
@@ -40,12 +40,13 @@ from ..common import (
 )
 from ..errors import invalid, problem
 from ..forms import choices
-from .filters import queue_filter
+from .filters import place_choices, queue_filter
 from .escalation import (
     QUESTION_SEGMENTS,
     can_ask,
     escalation_panel,
     follow_up_text,
+    partner_choices,
     partner_options,
     plain_question,
     question_budget,
@@ -58,11 +59,13 @@ from .forms import (
     ExportForm,
     NoteForm,
     OutcomeForm,
+    PlaceForm,
     StatusForm,
 )
 
 bp = Blueprint("tips", __name__)
 PER_PAGE = 50
+QUEUE_REFRESH_SECONDS = 60  # the open queue reloads itself: a new urgent tip shows within a minute
 
 
 # ---- queue -----------------------------------------------------------------------------------------
@@ -70,7 +73,8 @@ PER_PAGE = 50
 @bp.route("/")
 @login_required
 def queue():
-    """The triage queue: open immediate-danger tips first, then newest first, filtered."""
+    """The triage queue, in the order an operator acts: urgent tips nobody received, urgent tips a partner
+    has not acknowledged (time left shown), urgent tips not sent on yet, outcomes to confirm; then the rest."""
     form, filters = queue_filter(request.args)
     page_number = form.page.data if form.page.data and not form.page.errors else 1
     with storage.reading(tipline().db) as db_session:
@@ -78,10 +82,16 @@ def queue():
             db_session, filters=filters, role=current_user.role, partner=current_user.partner,
             page=page_number, per_page=PER_PAGE,
         )
+        shown = [t.id for t in (*page.nobody, *page.pinned, *page.to_confirm, *page.tips)]
+        escalations = storage.escalation_summaries(db_session, tip_ids=shown)
+        assigned = storage.assignees(db_session, tip_ids=shown) if current_user.is_staff else {}
     with storage.writing(tipline().db) as db_session:  # recorded before anything is shown
         audit_queue_view(db_session, filters, page)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("dashboard/queue.html", form=form, page=page, args=args,
+    act_now = len(page.nobody) + len(page.new_urgent) + sum(display.overdue(escalations.get(t.id))
+                                                             for t in page.waiting)
+    return render_template("dashboard/queue.html", form=form, page=page, args=args, escalations=escalations,
+                           assigned=assigned, act_now=act_now, refresh_seconds=QUEUE_REFRESH_SECONDS,
                            tip_url=url_for("dashboard.tips.tip", reference="X")[:-1],
                            export_form=ExportForm() if current_user.is_admin else None)
 
@@ -155,6 +165,16 @@ def _tip_context(db_session, found) -> dict:
             duplicate_form=DuplicateForm(), outcome_form=OutcomeForm(),
             outcomes=storage.reported_outcomes(db_session, tip=found) if found.outcome_reported_at else [],
         )
+        place_form = None
+        if found.place_code is None and tipline().flow.places:
+            place_form = PlaceForm()
+            place_form.place.choices = choices([("", _("Choose a place"))]) + place_choices()
+        context["place_form"] = place_form
+        for form in (status_form, assign_form, context["note_form"], context["duplicate_form"], place_form,
+                     context["outcome_form"], context["panel"]["escalate_form"], context["panel"]["ask_form"]):
+            if form is None:
+                continue
+            drafts.restore(form)  # what was typed before the session ended, if anything
     return context
 
 
@@ -177,7 +197,8 @@ def refused(refusal: CaseworkRefused) -> Response:
     elif refusal.code == "no_outcome":
         message, status = _("No outcome from a partner is waiting for confirmation on this tip."), 409
     elif refusal.facts.get("to") == "acknowledged":
-        message, status = _("Only a partner acknowledges a tip: they answer ACK and the reference by SMS."), 409
+        message = _("Only a partner acknowledges a tip: on the dashboard, or with ACK and the reference by SMS.")
+        status = 409
     elif refusal.facts.get("to") == "escalated":
         message, status = _("A tip becomes escalated when it is sent to a partner: use Escalate."), 409
     else:
@@ -231,6 +252,21 @@ def outcome(reference: str):
     flash(_("Outcome confirmed and the tip closed.") if form.decision.data == "confirm"
           else _("Outcome not confirmed: the tip stays open."))
     return _back(found.reference)
+
+
+@bp.route("/tips/<reference>/place", methods=["POST"])
+@staff_required
+def set_place(reference: str):
+    """Set the tip's place from the places list, so the partners that cover it match."""
+    form = PlaceForm()
+    form.place.choices = place_choices()
+    if not form.validate():
+        return invalid(form)
+    with storage.writing(tipline().db) as db_session:
+        found = _locked_tip(db_session, reference)
+        tip_actions.set_place(db_session, found, form.place.data, actor=actor(), now=now())
+    flash(_("Place set to %(place)s.", place=display.place(form.place.data)))
+    return _back(found.reference, anchor="escalation")
 
 
 @bp.route("/tips/<reference>/notes", methods=["POST"])
@@ -305,8 +341,8 @@ def escalate(reference: str):
     form = EscalateForm()
     with storage.writing(tipline().db) as db_session:
         tip = _locked_tip(db_session, reference)
-        form.partner.choices = choices(
-            partner_options(db_session, tip, storage.escalations_for_tip(db_session, tip_id=tip.id)))
+        escalations = storage.escalations_for_tip(db_session, tip_id=tip.id)
+        form.partner.choices = choices(partner_options(partner_choices(db_session, tip, escalations)))
         if not form.validate():
             return problem(_("Choose one of the active partners this tip has not gone to yet."))
         if tip.status in CLOSED_STATUSES:
