@@ -97,7 +97,7 @@ PING_TIMEOUT = 2  # seconds a pooled connection has to answer SELECT 1 before it
 def _bound_postgres_waits(engine: sa.Engine, *, connect_timeout: int | None, statement_timeout: int | None,
                           lock_timeout: int | None) -> None:
     """Connections that give up: on connecting, on any statement, on a lock, and on a silent server."""
-    import psycopg
+    import psycopg  # here, not at the top: only a PostgreSQL deployment loads the driver
 
     answer_limit = statement_timeout + ANSWER_GRACE if statement_timeout is not None else None
     options = " ".join(
@@ -241,7 +241,7 @@ def reading(engine: sa.Engine) -> Iterator[Session]:
 
 
 def alembic_config(url: str):
-    from alembic.config import Config
+    from alembic.config import Config  # Alembic loads when migrating, not with every worker
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -251,7 +251,7 @@ def alembic_config(url: str):
 
 def upgrade(url: str) -> None:
     """Apply every migration (creates the schema on an empty database)."""
-    from alembic import command
+    from alembic import command  # as in alembic_config
 
     command.upgrade(alembic_config(url), "head")
 
