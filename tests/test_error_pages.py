@@ -84,8 +84,7 @@ def test_machines_still_get_plain_lines(client):
 def test_an_ended_session_goes_to_login_and_back_with_what_was_typed(app, clock, accounts, operator):
     add_tip(app, "NTE5-KPLS", at=at(clock, hours=1), description="anak2 dipaksa ngamen di lampu merah")
     token = csrf_token(operator, "/dashboard/tips/NTE5-KPLS")
-    with storage.writing(app.extensions["tipline"].db) as session:  # signed out meanwhile (idle, or an admin)
-        storage.end_dashboard_sessions(session, user_id=accounts["operator"].id)
+    clock.advance(hours=9)  # the note typed slowly: the session ran out (8 hours idle) meanwhile
 
     response = operator.post("/dashboard/tips/NTE5-KPLS/notes", data={"text": NOTE, "csrf_token": token})
     assert response.status_code == 303
@@ -113,3 +112,31 @@ def test_an_expired_form_while_signed_in_goes_back_to_its_page(app, clock, opera
     assert response.status_code == 303 and response.headers["Location"] == "/dashboard/tips/XPRD-FRM2"
     page = operator.get("/dashboard/tips/XPRD-FRM2", headers=INDONESIAN).get_data(as_text=True)
     assert "Formulirnya sudah kedaluwarsa" in page and f"\n{NOTE}</textarea>" in page
+
+
+def test_a_draft_is_shown_to_nobody_but_the_account_that_typed_it(app, clock, accounts, operator):
+    """Someone else logging in on the same browser (a shared office computer) sees no one's words."""
+    add_tip(app, "SHRD-PC22", at=at(clock, hours=1), description="anak dijual lewat medsos")
+    token = csrf_token(operator, "/dashboard/tips/SHRD-PC22")
+    clock.advance(hours=9)
+    response = operator.post("/dashboard/tips/SHRD-PC22/notes", data={"text": NOTE, "csrf_token": token})
+    assert response.headers["Location"] == "/dashboard/login?next=/dashboard/tips/SHRD-PC22"
+    operator.post(response.headers["Location"], data={
+        "email": "admin@example.org", "password": PASSWORD, "csrf_token": csrf_token(operator)})
+    page = operator.get("/dashboard/tips/SHRD-PC22").get_data(as_text=True)
+    assert "anak dijual" in page and NOTE not in page  # the tip, but not the other account's words
+    assert NOTE not in operator.get("/dashboard/tips/SHRD-PC22").get_data(as_text=True)
+
+
+def test_a_session_ended_by_someone_keeps_nothing_and_says_so(app, clock, accounts, operator):
+    """Signed out by an admin or a new password: whose words they were is unknown, so none are kept."""
+    add_tip(app, "NDED-BYAD", at=at(clock, hours=1), description="anak2 dipaksa ngamen")
+    token = csrf_token(operator, "/dashboard/tips/NDED-BYAD")
+    with storage.writing(app.extensions["tipline"].db) as session:
+        storage.end_dashboard_sessions(session, user_id=accounts["operator"].id)
+    response = operator.post("/dashboard/tips/NDED-BYAD/notes", data={"text": NOTE, "csrf_token": token})
+    login_page = operator.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your session ended, so nothing was done." in login_page
+    assert "with what you typed" not in login_page  # not promised: nothing was kept
+    cookie = app.session_interface.get_signing_serializer(app).loads(operator.get_cookie("session").value)
+    assert "draft" not in cookie
