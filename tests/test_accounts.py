@@ -13,18 +13,7 @@ from tipline import storage
 from tipline.cli import main
 from tipline.dashboard.security import verify_password
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    PASSWORD,
-    accounts,
-    admin,
-    audit_log,
-    client_for,
-    csrf_token,
-    fast_passwords,
-    login,
-    operator,
-    post,
-)
+from .dashboard_support import PASSWORD, audit_log, client_for, login, post
 
 NEW_PASSWORD = "kopi tubruk di warung pojok"
 PAGE = "/dashboard/account/password"

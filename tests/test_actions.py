@@ -12,7 +12,7 @@ from tipline.actions.community import poll_problem, set_idea_status
 from tipline.actions.partners import PartnerInvalid, check_partner
 from tipline.cli import main
 
-from .dashboard_support import accounts, admin, audit_log, fast_passwords, post  # noqa: F401  (fixtures)
+from .dashboard_support import audit_log, post
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ as a keyed fingerprint, never its words (a name or a place someone looked for).
 from __future__ import annotations
 
 import json
-from uuid import uuid4
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 import sqlalchemy as sa
@@ -19,18 +19,7 @@ from tipline import create_app, storage
 from tipline.worker import purge
 
 from .conftest import make_settings
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    at,
-    audit_log,
-    client_for,
-    escalate,
-    fast_passwords,
-    make_user,
-    operator,
-    partner,
-)
+from .dashboard_support import add_tip, at, audit_log, client_for, escalate, make_user
 
 
 @pytest.fixture

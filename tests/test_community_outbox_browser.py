@@ -9,8 +9,8 @@ from sqlmodel import select
 
 from tipline import models, storage
 
-from .browser_support import browser, log_in, page, server  # noqa: F401  (fixtures)
-from .dashboard_support import accounts, add_tip, at, fast_passwords  # noqa: F401  (fixtures)
+from .browser_support import log_in
+from .dashboard_support import add_tip, at
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,8 @@ def dead_letter(app, clock) -> int:
         session.add(partner)
         session.flush()
         tip = storage.tip_by_reference(session, reference="DDDD-2222")
-        message = storage.enqueue(session, kind="escalation", channel="sms", to_sealed=tipline.contacts.seal(PARTNER_PHONE),
+        message = storage.enqueue(session, kind="escalation", channel="sms",
+                                  to_sealed=tipline.contacts.seal(PARTNER_PHONE),
                                   to_hint="31", body="URGENT DDDD-2222", now=at(clock, hours=2), tip_id=tip.id,
                                   partner_id=partner.id)
         message.status, message.attempts, message.error = "dead", 8, "Twilio said: unreachable"

@@ -18,7 +18,7 @@ from tipline.engine import (
 )
 from tipline.engine.conversation import merge_replies
 
-from .engine_support import Talk, Tips, flow  # noqa: F401  (fixture)
+from .engine_support import Talk, Tips
 
 
 def at(flow, state_inputs, *, language="id", tips=None, channel="sms"):  # noqa: F811
@@ -210,7 +210,8 @@ def test_the_confirm_step_takes_send_and_delete_words(flow, word, sent):
     (("halo",), "apa ya", "Balas angka 1 sampai 5. Kirim MENU untuk melihat menu."),
     (ID_TO_DANGER, "hmm", "Ada anak dalam bahaya sekarang? Balas 1 Ya, 2 Tidak atau 0 Lewati."),
     (ID_TO_DANGER, "7", "Ada anak dalam bahaya sekarang? Balas 1 Ya, 2 Tidak atau 0 Lewati."),
-    (ID_TO_KIND, "9", "Mau tambah cerita? Kirim saja. Kalau sudah, balas angka 1 sampai 7 untuk masalahnya, atau 0 untuk lewati."),
+    (ID_TO_KIND, "9",
+     "Mau tambah cerita? Kirim saja. Kalau sudah, balas angka 1 sampai 7 untuk masalahnya, atau 0 untuk lewati."),
     (ID_TO_CONFIRM, "tidak", "Balas 1 untuk kirim laporan atau 2 untuk hapus."),
     (("halo", "2"), "5", "Balas 1 Lanjut, 2 Lapor atau 3 Menu."),
     (("halo", "3"), "ok", "Balas 1 Lapor, 2 Tanda atau 3 Menu."),
@@ -311,7 +312,8 @@ def test_stop_is_confirmed_wherever_the_provider_does_not_confirm_it(flow, chann
     talk = at(flow, ("halo",), channel=channel)
     replies = talk.send(word)
     assert talk.conversation.opted_out and ForgetContact() in talk.last_events
-    assert replies == (["Anda tidak akan menerima pesan lagi dari kami. Kirim MULAI untuk kembali."] if confirmed else [])
+    stopped = ["Anda tidak akan menerima pesan lagi dari kami. Kirim MULAI untuk kembali."]
+    assert replies == (stopped if confirmed else [])
 
 
 def test_stop_with_twilios_opt_out_type_gets_no_second_confirmation(flow):
@@ -378,7 +380,8 @@ def test_from_another_phone_add_and_status_need_the_pin(flow):
     assert denied[0].startswith("Laporan VQEG-8GK3 tidak bisa dibuka dari HP ini")
     assert talk.send("STATUS ZZZZ-2222") == [denied[0].replace("VQEG-8GK3", "ZZZZ-2222")]  # no existence leak
     assert talk.send("TAMBAH VQEG-8GK3 1111 palsu")[0] == denied[0] and talk.last_events == []
-    assert talk.send("STATUS VQEG-8GK3 PIN 4821") == ["Laporan VQEG-8GK3 sudah diteruskan ke pihak yang bisa bertindak."]
+    assert talk.send("STATUS VQEG-8GK3 PIN 4821") == [
+        "Laporan VQEG-8GK3 sudah diteruskan ke pihak yang bisa bertindak."]
     talk.send("TAMBAH VQEG-8GK3 4821 mobilnya avanza hitam")
     assert talk.last_events == [AddToTip("VQEG-8GK3", "mobilnya avanza hitam")]  # the PIN is not added
     assert tips.pin_tries == [("VQEG-8GK3", "1111"), ("VQEG-8GK3", "4821"), ("VQEG-8GK3", "4821")]
@@ -386,7 +389,8 @@ def test_from_another_phone_add_and_status_need_the_pin(flow):
 
 def test_the_reference_of_the_senders_own_tip_wins_among_readings(flow):
     talk = at(flow, ("halo",), tips=Tips({"ABCD-EFGH": "new"}))
-    assert talk.send("status laporan saya ABCD EFGH") == ["Laporan ABCD-EFGH sudah diterima dan menunggu diperiksa tim kami."]
+    assert talk.send("status laporan saya ABCD EFGH") == [
+        "Laporan ABCD-EFGH sudah diterima dan menunggu diperiksa tim kami."]
 
 
 def test_words_starting_with_tambah_or_cek_without_a_reference_are_answers(flow):

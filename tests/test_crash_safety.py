@@ -78,7 +78,8 @@ def environment(tmp_path: Path, url: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("TIPLINE_", "TWILIO_"))}
     return keep | {
         "TIPLINE_INSTANCE_PATH": str(tmp_path / "instance"), "TIPLINE_DATABASE_URL": url,
-        "TIPLINE_SECRET_KEY": secrets.token_urlsafe(32), "TIPLINE_PSEUDONYM_KEY": "pseudonym-key-for-tests-only-0123456789",
+        "TIPLINE_SECRET_KEY": secrets.token_urlsafe(32),
+        "TIPLINE_PSEUDONYM_KEY": "pseudonym-key-for-tests-only-0123456789",
         "TIPLINE_CONTACT_KEY": Fernet.generate_key().decode(), "TWILIO_AUTH_TOKEN": TOKEN,
         "TIPLINE_PUBLIC_URL": PUBLIC_URL, "TIPLINE_LOG_LEVEL": "WARNING",
     }
@@ -207,8 +208,8 @@ def test_sigkill_under_load_loses_nothing_answered_and_doubles_nothing(tmp_path,
     env = environment(tmp_path, store_url)
     reports = [messages_of(n) for n in range(1, REPORTERS + 1)]
     lanes = [[signed(fields) for fields in report] for report in reports]
-    sids = {request: fields["MessageSid"] for report, lane in zip(reports, lanes)
-            for fields, request in zip(report, lane)}
+    sids = {request: fields["MessageSid"] for report, lane in zip(reports, lanes, strict=False)
+            for fields, request in zip(report, lane, strict=False)}
 
     answered = load_until_killed(Server(env, tmp_path / "gunicorn.log"), lanes)
     recorded = set(processed_sids(store_url))

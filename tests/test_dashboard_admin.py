@@ -9,26 +9,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from markupsafe import escape
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from click.testing import CliRunner
+from markupsafe import escape
 
 from tipline import storage
 from tipline.cli import EXPORT_COLUMNS, main
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    admin,
-    at,
-    audit_log,
-    fast_passwords,
-    operator,
-    partner,
-    post,
-)
+from .dashboard_support import add_tip, at, audit_log, post
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "tipline" / "dashboard"
 

@@ -12,21 +12,7 @@ from tipline import storage
 from tipline.cli import main
 from tipline.dashboard.security import verify_password
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    PASSWORD,
-    accounts,
-    admin,
-    audit_log,
-    client_for,
-    csrf_token,
-    enrol_two_factor,
-    fast_passwords,
-    login,
-    make_user,
-    operator,
-    partner,
-    post,
-)
+from .dashboard_support import PASSWORD, audit_log, client_for, csrf_token, enrol_two_factor, login, post
 
 EVERY_PAGE = [
     "/dashboard/", "/dashboard/tips/ABCD-EFGH", "/dashboard/audit", "/dashboard/users", "/dashboard/statistics",

@@ -5,14 +5,14 @@ Skips when Chromium is not installed, except under TIPLINE_CI=1, where that is a
 
 from __future__ import annotations
 
-import pytest
-
 from datetime import timedelta
+
+import pytest
 
 from tipline import models, storage
 
-from .browser_support import browser, log_in, page, server  # noqa: F401  (fixtures)
-from .dashboard_support import accounts, add_tip, at, fast_passwords  # noqa: F401  (fixtures)
+from .browser_support import log_in
+from .dashboard_support import add_tip, at
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +89,8 @@ def busy_queue(app, clock):
     """An urgent tip a partner has not acknowledged in time, an urgent one sent to nobody yet, and a
     day's worth of ordinary tips, in reporters' words."""
     words = ["anak tetangga ga sekolah, disuruh jualan tisu di lampu merah", "ada bocah kerja di bengkel sampe malem",
-             "anak kecil ngamen tiap hari di terminal, kayaknya disuruh orang", "cewek 15 thn mau dinikahin sama juragan"]
+             "anak kecil ngamen tiap hari di terminal, kayaknya disuruh orang",
+             "cewek 15 thn mau dinikahin sama juragan"]
     for n in range(14):
         add_tip(app, f"R{'ABCDEFGHJKMNPQ'[n]}R2-2345", at=at(clock, hours=20 - n), description=words[n % len(words)],
                 location="Kab. Bogor")

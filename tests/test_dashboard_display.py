@@ -11,18 +11,7 @@ from tipline.engine.flow import FlowError, load_flow
 from tipline.settings import SettingsError
 
 from .conftest import FLOWS, make_settings
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    admin,
-    at,
-    client_for,
-    fast_passwords,
-    make_user,
-    operator,
-    post,
-    visible_text,
-)
+from .dashboard_support import add_tip, at, client_for, make_user, post, visible_text
 
 INDONESIAN = {"Accept-Language": "id-ID,id;q=0.9"}
 

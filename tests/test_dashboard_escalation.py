@@ -14,20 +14,7 @@ from tipline import storage
 from tipline.engine.gsm import segments
 from tipline.worker import Worker
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    admin,
-    at,
-    audit_log,
-    csrf_token,
-    escalate,
-    fast_passwords,
-    make_user,
-    operator,
-    partner,
-    post,
-)
+from .dashboard_support import add_tip, at, audit_log, csrf_token, escalate, make_user, post
 
 ACCOUNT = "AC" + "2" * 32
 BALI = "+15550100050"  # Rumah Aman: the partner account's organisation, covers Bali
@@ -355,14 +342,16 @@ def test_partner_name_and_number_are_each_one_partners(app, tipline, admin, part
     taken_name = new_partner(admin, name="Rumah Aman")
     assert taken_name.status_code == 400 and "name exists already" in taken_name.get_data(as_text=True)
     taken_phone = new_partner(admin, phone=JAKARTA)
-    assert taken_phone.status_code == 400 and "Another partner has this phone number" in taken_phone.get_data(as_text=True)
+    assert taken_phone.status_code == 400
+    assert "Another partner has this phone number" in taken_phone.get_data(as_text=True)
     edit = f"/dashboard/partners/{partner_id(tipline, 'Rumah Aman')}/edit"
     clash = post(admin, edit, {"name": "Jakarta Org", "channel": "sms", "language": "en", "preference": "2"},
                  token_from=edit)
     assert clash.status_code == 400
     assert admin.get("/dashboard/partners/99999/edit").status_code == 404
     with storage.reading(tipline.db) as session:
-        assert sorted(p.name for p in storage.list_partners(session, active_only=False)) == ["Jakarta Org", "Rumah Aman"]
+        names = sorted(p.name for p in storage.list_partners(session, active_only=False))
+    assert names == ["Jakarta Org", "Rumah Aman"]
 
 
 # ---- the outbox page ---------------------------------------------------------------------------------

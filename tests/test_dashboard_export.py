@@ -14,16 +14,7 @@ from tipline import models, storage
 from tipline.export import BOM, CASEWORK_COLUMNS, EXPORT_COLUMNS, csv_chunks
 from tipline.storage import queue_export
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    admin,
-    at,
-    audit_log,
-    fast_passwords,
-    post,
-    store_app,
-)
+from .dashboard_support import add_tip, at, audit_log, post
 
 
 @pytest.fixture

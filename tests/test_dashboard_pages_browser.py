@@ -19,8 +19,8 @@ import pytest
 
 from tipline import models, storage
 
-from .browser_support import PHONE, browser, log_in, server  # noqa: F401  (fixtures)
-from .dashboard_support import PASSWORD, accounts, add_tip, at, fast_passwords  # noqa: F401  (fixtures)
+from .browser_support import PHONE, log_in
+from .dashboard_support import PASSWORD, add_tip, at
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,8 @@ OVERFLOW = """() => {
   const width = window.innerWidth;
   const wide = [...document.querySelectorAll('body *')]
     .filter(e => e.getBoundingClientRect().right > width + 1)
-    .map(e => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '')
+    .map(e => e.tagName.toLowerCase()
+              + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '')
               + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');
   return {scroll: document.scrollingElement.scrollWidth, inner: width, wide: wide.slice(0, 5)};
 }"""

@@ -8,17 +8,7 @@ import pytest
 
 from tipline import storage
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    admin,
-    at,
-    audit_log,
-    escalate,
-    fast_passwords,
-    operator,
-    partner,
-)
+from .dashboard_support import add_tip, at, escalate
 
 REF = re.compile(r'href="/dashboard/tips/([A-Z0-9]{4}-[A-Z0-9]{4})"')
 

@@ -9,7 +9,7 @@ from tipline import storage
 from tipline.actions import Actor
 from tipline.actions import tips as tip_actions
 
-from .dashboard_support import add_tip, at, audit_log, escalate, fast_passwords, make_user, store_app  # noqa: F401
+from .dashboard_support import add_tip, at, audit_log, escalate, make_user
 
 
 @pytest.fixture

@@ -6,18 +6,7 @@ import pytest
 
 from tipline import storage
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    admin,
-    at,
-    audit_log,
-    escalate,
-    fast_passwords,
-    operator,
-    partner,
-    post,
-)
+from .dashboard_support import add_tip, at, audit_log, escalate, post
 
 TIP = "/dashboard/tips/ABCD-EFGH"
 

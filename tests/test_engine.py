@@ -19,7 +19,7 @@ from tipline.engine import (
 )
 from tipline.engine.reference import ALPHABET, new_reference
 
-from .engine_support import FLOWS, T0, Talk, Tips, flow, to_where  # noqa: F401  (fixture)
+from .engine_support import Talk, Tips, to_where
 
 ENGINE = Path(__file__).resolve().parent.parent / "tipline" / "engine"
 
@@ -220,7 +220,8 @@ def test_twilio_advanced_opt_out_type_counts_as_stop(flow):
     assert talk.conversation.opted_out
 
 
-@pytest.mark.parametrize("word,expect", [("MENU", "1 Report a concern"), ("help", "112"), ("LANG", "Choose a language")])
+@pytest.mark.parametrize("word,expect", [
+    ("MENU", "1 Report a concern"), ("help", "112"), ("LANG", "Choose a language")])
 def test_keywords_work_in_every_state(flow, word, expect):
     for state in flow.states:
         talk = Talk(flow, language="en")

@@ -10,18 +10,7 @@ import pytest
 
 from tipline import storage
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    PASSWORD,
-    accounts,
-    add_tip,
-    at,
-    audit_log,
-    csrf_token,
-    fast_passwords,
-    operator,
-    partner,
-    post,
-)
+from .dashboard_support import PASSWORD, add_tip, at, audit_log, csrf_token
 
 INDONESIAN = {"Accept-Language": "id-ID,id;q=0.9"}
 NOTE = "Sudah lapor ke Polsek Cikarang, nomor LP/123/III, petugas datang besok pagi"

@@ -222,7 +222,8 @@ def test_every_numbered_question_needs_its_one_line_again_message(broken):
 
 
 def test_new_engine_messages_are_checked_like_the_others(broken):
-    edit(broken / "messages" / "id.yaml", lambda d: d["messages"].update(urgent_unrouted="Telepon {emergency} \u2014 sekarang"))
+    edit(broken / "messages" / "id.yaml",
+         lambda d: d["messages"].update(urgent_unrouted="Telepon {emergency} \u2014 sekarang"))
     edit(broken / "messages" / "en.yaml", lambda d: d["messages"].pop("stopped"))
     faults = check_flow(broken)
     assert any("'urgent_unrouted': not GSM-7" in f for f in faults)

@@ -7,7 +7,7 @@ import re
 from tipline import storage
 
 from .conftest import Reporter
-from .dashboard_support import accounts, audit_log, fast_passwords, operator, partner, post  # noqa: F401
+from .dashboard_support import audit_log, post
 
 
 def ideas_on(page: str) -> list[str]:

@@ -70,7 +70,8 @@ def test_an_answer_in_the_middle_of_a_report_costs_four_statements(client, tipli
         with counted:
             replies = reporter.send(text)
         assert replies, "every answer gets the next question"
-        assert counted.sent == ["SELECT conversation", "UPDATE tip", "UPDATE conversation", "INSERT processed_message"], text
+        four = ["SELECT conversation", "UPDATE tip", "UPDATE conversation", "INSERT processed_message"]
+        assert counted.sent == four, text
         assert counted.commits == 1
     with storage.reading(tipline.db) as session:
         [tip] = session.exec(sa.select(Tip)).scalars()

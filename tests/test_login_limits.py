@@ -17,18 +17,7 @@ import pytest
 from tipline import create_app, storage
 
 from .conftest import CI, make_settings
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    PASSWORD,
-    accounts,
-    audit_log,
-    client_for,
-    csrf_token,
-    enrol_two_factor,
-    fast_passwords,
-    login,
-    make_user,
-    post,
-)
+from .dashboard_support import audit_log, client_for, csrf_token, enrol_two_factor, login, make_user, post
 
 OPERATOR = "operator@example.org"
 

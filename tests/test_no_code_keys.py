@@ -17,17 +17,7 @@ import pytest
 
 from tipline import models, storage
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    admin,
-    at,
-    client_for,
-    fast_passwords,
-    partner,
-    post,
-    visible_text,
-)
+from .dashboard_support import add_tip, at, post, visible_text
 
 INDONESIAN = {"Accept-Language": "id-ID,id;q=0.9"}
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
@@ -49,7 +39,7 @@ def everything(app, clock, accounts, admin, partner):
     categories = ("forced_labour", "sexual_exploitation", "recruitment", "online", "child_marriage", "begging",
                   "other")
     statuses = ("new", "triaged", "escalated", "acknowledged", "closed", "spam", "new")
-    for n, (category, status) in enumerate(zip(categories, statuses)):
+    for n, (category, status) in enumerate(zip(categories, statuses, strict=False)):
         add_tip(app, f"KD{'23456789'[n]}Q-2345", at=at(clock, hours=n + 1), category=category, status=status,
                 urgency="immediate" if n % 2 == 0 else "normal", channel="whatsapp" if n % 3 else "sms",
                 language="id" if n % 2 else "en", description="anak2 disuruh kerja sampe malem, ga sekolah",
@@ -66,7 +56,8 @@ def everything(app, clock, accounts, admin, partner):
                                           due_at=clock.now - timedelta(minutes=due) if due else None,
                                           acknowledged_at=clock.now if state == "acknowledged" else None))
         storage.add_idea(session, reporter="pseudonym-9", language="id", text="bikin poster di sekolah", now=clock.now)
-        storage.subscribe_volunteer(session, reporter="pseudonym-8", address_sealed=tipline.contacts.seal("+15550100095"),
+        storage.subscribe_volunteer(session, reporter="pseudonym-8",
+                                    address_sealed=tipline.contacts.seal("+15550100095"),
                                     channel="sms", language="id", place="Bekasi", place_code="32.75",
                                     consent_wording="ya", now=clock.now)
     tip_page = "/dashboard/tips/KD2Q-2345"

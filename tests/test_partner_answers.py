@@ -9,18 +9,7 @@ import pytest
 
 from tipline import models, storage
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    at,
-    audit_log,
-    client_for,
-    fast_passwords,
-    operator,
-    partner,
-    post,
-    visible_text,
-)
+from .dashboard_support import add_tip, at, audit_log, post, visible_text
 
 TIP = "/dashboard/tips/KST7-2345"
 OUTCOME = "Sudah kami datangi bersama Polsek, 3 anak dibawa ke rumah aman, orang tuanya sudah dihubungi"

@@ -48,8 +48,9 @@ def test_ambiguous_names_give_candidates_in_alphabetical_order(flow, typed, code
     assert [p.code for p in match.candidates] == codes
 
 
-@pytest.mark.parametrize("typed", ["pasar malam", "the fish market", "behind the old cinema", "Terminal Kampung Rambutan",
-                                   "rumah sebelah", "dekat masjid", "Kuala Lumpur", "", "12345", "\U0001F600"])
+@pytest.mark.parametrize("typed", ["pasar malam", "the fish market", "behind the old cinema",
+                                   "Terminal Kampung Rambutan", "rumah sebelah", "dekat masjid", "Kuala Lumpur", "",
+                                   "12345", "\U0001F600"])
 def test_words_that_name_no_place_are_none(flow, typed):
     assert flow.match_place(typed).kind == "none"
 
@@ -77,7 +78,8 @@ def to_where(flow, language="id"):
 def test_an_ambiguous_place_is_asked_back_with_a_numbered_choice(flow):
     talk = to_where(flow)
     assert talk.send("Jl. Kenanga 14, Bekasi") == [
-        "Maksudnya yang mana? Pilih angka:\n1 Kab. Bekasi, Jawa Barat\n2 Kota Bekasi, Jawa Barat\n0 Tidak ada yang cocok"]
+        "Maksudnya yang mana? Pilih angka:\n1 Kab. Bekasi, Jawa Barat\n2 Kota Bekasi, Jawa Barat\n"
+        "0 Tidak ada yang cocok"]
     assert talk.send("2")[0].startswith("Kapan Anda melihatnya?")
     fields = talk.saved()[-1].fields
     assert fields["location"] == "Jl. Kenanga 14, Bekasi" and fields["place_code"] == "32.75"

@@ -123,7 +123,8 @@ def test_first_messages_at_once_make_one_conversation(app, tipline):
     for round_ in range(ROUNDS):
         number = f"+1555010{round_ + 30:04d}"
         senders = [number if i % 2 else f"whatsapp:{number}" for i in range(8)]
-        responses = send_together(app, [inbound_fields(f"Hello there number {i}", sender=s) for i, s in enumerate(senders)])
+        hellos = [inbound_fields(f"Hello there number {i}", sender=s) for i, s in enumerate(senders)]
+        responses = send_together(app, hellos)
         rows = [r for r in conversation_rows(tipline) if r.reporter == tipline.reporter_of(number)]
         assert len(rows) == 1
         assert rows[0].state == "menu"

@@ -10,15 +10,7 @@ import pytest
 
 from tipline import models, storage
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    at,
-    fast_passwords,
-    operator,
-    partner,
-    visible_text,
-)
+from .dashboard_support import add_tip, at, visible_text
 
 # Real reporters' words (informal Indonesian); fictional numbers only.
 WORDS = {

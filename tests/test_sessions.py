@@ -16,15 +16,7 @@ from tipline.models import DashboardSession
 from tipline.worker import purge
 
 from .conftest import make_settings
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    client_for,
-    fast_passwords,
-    login,
-    make_user,
-    operator,
-    post,
-)
+from .dashboard_support import client_for, login, make_user, post
 
 QUEUE = "/dashboard/"
 

@@ -115,7 +115,8 @@ def test_reply_bodies_join_in_order_and_number_what_must_be_split():
     assert reply_bodies(["satu", " ", "dua"]) == ["satu\n\ndua"]
     long = "x" * 150
     bodies = reply_bodies([long] * 10)
-    assert len(bodies) > 1 and [b[:5] for b in bodies] == [f"({n}/{len(bodies)})"[:5] for n in range(1, len(bodies) + 1)]
+    assert len(bodies) > 1
+    assert [b[:5] for b in bodies] == [f"({n}/{len(bodies)})"[:5] for n in range(1, len(bodies) + 1)]
     assert "".join(bodies).count(long) == 10
 
 

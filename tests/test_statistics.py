@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +20,7 @@ from tipline.engine.flow import FlowError, load_flow
 from tipline.engine.place_map import load_place_map
 from tipline.storage import open_urgent_by_age, partner_response_times, percentile, tip_figures
 
-from .dashboard_support import accounts, add_tip, at, fast_passwords, operator, store_app  # noqa: F401  (fixtures)
+from .dashboard_support import add_tip, at
 
 
 @pytest.fixture
@@ -175,17 +175,18 @@ def test_partner_response_table(app, clock, operator):
 
 def test_days_are_the_deployments_local_days(app):
     """A tip at 23:30 WIB on 1 March (16:30 UTC) counts on 1 March, not on the UTC day."""
-    add_tip(app, "AAAA-2222", at=datetime(2026, 3, 1, 16, 30, tzinfo=timezone.utc))
-    add_tip(app, "BBBB-2222", at=datetime(2026, 3, 1, 17, 30, tzinfo=timezone.utc))  # 00:30 on 2 March
+    add_tip(app, "AAAA-2222", at=datetime(2026, 3, 1, 16, 30, tzinfo=UTC))
+    add_tip(app, "BBBB-2222", at=datetime(2026, 3, 1, 17, 30, tzinfo=UTC))  # 00:30 on 2 March
     zone = ZoneInfo("Asia/Jakarta")
     with storage.reading(app.extensions["tipline"].db) as session:
-        figures = tip_figures(session, since=datetime(2026, 2, 28, 17, tzinfo=timezone.utc),
-                              until=datetime(2026, 3, 2, 17, tzinfo=timezone.utc), zone=zone)
+        figures = tip_figures(session, since=datetime(2026, 2, 28, 17, tzinfo=UTC),
+                              until=datetime(2026, 3, 2, 17, tzinfo=UTC), zone=zone)
     assert figures["per_day"] == {"2026-03-01": {"normal": 1}, "2026-03-02": {"normal": 1}}
 
 
 def test_statistics_survive_odd_dates(operator):
-    for query in ("?since=junk&until=2026-13-45", "?until=9999-12-31", "?since=0001-01-01", "?since=2026-03-02&until=2020-01-01"):
+    for query in ("?since=junk&until=2026-13-45", "?until=9999-12-31", "?since=0001-01-01",
+                  "?since=2026-03-02&until=2020-01-01"):
         assert operator.get("/dashboard/statistics" + query).status_code == 200
 
 

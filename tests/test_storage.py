@@ -43,7 +43,8 @@ def test_report_add_status_and_export(store, clock):
     other = Reporter(client, "+15550100032")
     # Another phone needs the PIN; a first message of shared words gets the default language.
     assert "tidak bisa dibuka dari HP ini" in other.send(f"STATUS {reference}")[0]
-    assert other.send(f"STATUS {reference} {pin}") == [f"Laporan {reference} sudah diterima dan menunggu diperiksa tim kami."]
+    assert other.send(f"STATUS {reference} {pin}") == [
+        f"Laporan {reference} sudah diterima dan menunggu diperiksa tim kami."]
     [tip] = export(tipline)
     assert tip["reference"] == reference and tip["complete"] is True
     assert tip["category"] == "online" and tip["location"] == "Pelabuhan Sunda Kelapa" and tip["place_code"] is None

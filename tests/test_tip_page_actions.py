@@ -9,16 +9,7 @@ import pytest
 
 from tipline import storage
 
-from .dashboard_support import (  # noqa: F401  (fixtures)
-    accounts,
-    add_tip,
-    at,
-    audit_log,
-    fast_passwords,
-    operator,
-    post,
-    visible_text,
-)
+from .dashboard_support import add_tip, at, audit_log, post, visible_text
 from .routing_support import add_partner, provinces
 
 URGENT = "/dashboard/tips/BKS2-DRRT"

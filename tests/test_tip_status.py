@@ -17,15 +17,7 @@ from tipline.actions.tips import CaseworkRefused, TipStatus, operator_steps
 from tipline.cli import main
 from tipline.worker import Worker
 
-from .dashboard_support import (  # noqa: F401
-    accounts,
-    add_tip,
-    at,
-    audit_log,
-    fast_passwords,
-    operator,
-    post,
-)
+from .dashboard_support import add_tip, at, audit_log, post
 from .routing_support import (
     JABAR,
     ONCALL,

@@ -8,7 +8,7 @@ import re
 import pyotp
 import segno
 
-from .dashboard_support import accounts, fast_passwords, operator, post  # noqa: F401  (fixtures)
+from .dashboard_support import post
 
 
 def test_the_account_menu_links_to_two_factor_setup(operator):

@@ -9,8 +9,6 @@ import pytest
 
 from tipline import storage
 
-from .dashboard_support import accounts, fast_passwords, operator, partner  # noqa: F401  (fixtures)
-
 VOLUNTEERS = {  # number: (language, place code, their words for the place)
     "+15550100151": ("id", "32.73", "kota bandung, deket alun2"),
     "+15550100152": ("id", "32.73", "bandung"),
