@@ -1,6 +1,6 @@
 """Every dashboard page in a real browser at a phone's width (390 px): no horizontal overflow, a
-screenshot of each, and axe-core's accessibility rules, for an admin (in English and Indonesian) and
-a partner. The pages are taken from the app's own routes, so a new page is checked without asking.
+screenshot of each, and axe-core's accessibility rules, for an admin (in English and Indonesian), an
+operator with a second factor and a partner; and once more for an admin on a laptop's screen. The pages are taken from the app's own routes, so a new page is checked without asking.
 
 Screenshots and axe's findings (axe-summary.json) go to $TIPLINE_SCREENSHOTS, or to a temporary
 folder whose path the test prints. axe-core comes from the axe-playwright-python package (dev extra).
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 NOT_PAGES = {"/dashboard/static/<path:filename>", "/static/<path:filename>", "/healthz",
              "/dashboard/login/code"}  # checked on the way in, by the account with a second factor
 SERIOUS = ("serious", "critical")
+LAPTOP = {"width": 1366, "height": 768}
 ERROR_PAGES = ("/dashboard/tips/ZZZZ-9999",)  # what a mistyped link shows
 OVERFLOW = """() => {
   const width = window.innerWidth;
@@ -105,17 +106,17 @@ def pages(app, values: dict[str, str]) -> list[str]:
 
 
 def check_pages(browser, server, shots: Path, urls: list[str], *, email: str, language: str, axe: bool,
-                code: str | None = None):
+                code: str | None = None, viewport: dict = PHONE):
     """Visit every page as this account (giving the second factor's code, if it has one, after checking
     that page too); return overflow faults and axe's violations per page."""
     from axe_playwright_python.sync_playwright import Axe
 
-    context = browser.new_context(base_url=server, viewport=PHONE, bypass_csp=True)
+    context = browser.new_context(base_url=server, viewport=viewport, bypass_csp=True)
     context.set_default_timeout(15_000)
     page = context.new_page()
     checker = Axe()
     overflow, violations = {}, {}
-    name = email.split("@")[0]
+    name = email.split("@")[0] + ("" if viewport == PHONE else f" {viewport['width']}px")
 
     def inspect(url: str) -> None:
         key = f"{name} {language} {url}"
@@ -169,14 +170,15 @@ def axe_summary(shots):
         print(f"  {key}: {len(items)}" + "".join(f"\n    {v['impact']}: {v['id']} ({v['nodes']})" for v in items))
 
 
-@pytest.mark.parametrize("email, language, axe", [
-    ("admin@example.org", "en", True),
-    ("admin@example.org", "id", False),
-    ("operator@example.org", "id", True),  # with a second factor: its page is checked on the way in
-    ("ngo@example.org", "en", True),
+@pytest.mark.parametrize("email, language, axe, viewport", [
+    ("admin@example.org", "en", True, PHONE),
+    ("admin@example.org", "id", False, PHONE),
+    ("operator@example.org", "id", True, PHONE),  # with a second factor: its page is checked on the way in
+    ("ngo@example.org", "en", True, PHONE),
+    ("admin@example.org", "en", True, LAPTOP),  # tables show their headers only on a wider screen
 ])
-def test_every_page_fits_a_phone_and_passes_axe(app, clock, browser, server, world, shots, axe_summary,
-                                                email, language, axe):
+def test_every_page_fits_and_passes_axe(app, clock, browser, server, world, shots, axe_summary,
+                                        email, language, axe, viewport):
     urls = pages(app, world)
     assert "/dashboard/statistics" in urls and "/dashboard/tips/BBBB-2222" in urls
     code = None
@@ -187,9 +189,9 @@ def test_every_page_fits_a_phone_and_passes_axe(app, clock, browser, server, wor
             storage.update_user(session, user_id=user.id, totp_sealed=app.extensions["tipline"].contacts.seal(secret))
         code = pyotp.TOTP(secret).at(clock.now)
     overflow, violations = check_pages(browser, server, shots, urls, email=email, language=language, axe=axe,
-                                       code=code)
+                                       code=code, viewport=viewport)
     axe_summary.update(violations)
-    assert not overflow, "wider than a 390 px phone:\n" + "\n".join(f"{k}: {v}" for k, v in overflow.items())
+    assert not overflow, f"wider than the screen ({viewport['width']} px):\n" + "\n".join(f"{k}: {v}" for k, v in overflow.items())
     serious = {key: [v for v in found if v["impact"] in SERIOUS] for key, found in violations.items()}
     serious = {key: found for key, found in serious.items() if found}
     assert not serious, "axe-core: serious or critical:\n" + json.dumps(serious, indent=1)

@@ -87,10 +87,19 @@ def test_rows_in_indonesian(operator, queue):
 
 
 def test_a_new_urgent_tip_is_impossible_to_miss(operator, queue):
-    html = operator.get("/dashboard/").get_data(as_text=True)
+    response = operator.get("/dashboard/")
+    html = response.get_data(as_text=True)
     assert "<title>(3) Queue" in html  # nobody received one, one is overdue, one was sent to nobody yet
     assert 'role="alert"' in html and "3 urgent tips need someone now." in html
-    assert '<meta http-equiv="refresh" content="60">' in html
+    assert response.headers["Refresh"] == "60"  # reloads itself while open, with no script
+
+
+def test_the_reload_can_be_turned_off_and_on(operator, queue):
+    off = operator.get("/dashboard/?refresh=off&urgency=immediate")
+    assert "Refresh" not in off.headers and "Reload this page every minute" in off.get_data(as_text=True)
+    assert "Refresh" not in operator.get("/dashboard/").headers  # kept for the session
+    assert 'href="/dashboard/?refresh=on&amp;urgency=immediate"' in off.get_data(as_text=True)  # filters kept
+    assert operator.get("/dashboard/?refresh=on").headers["Refresh"] == "60"
 
 
 def test_assigned_to_me(operator, queue):
