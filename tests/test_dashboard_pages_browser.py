@@ -1,6 +1,7 @@
 """Every dashboard page in a real browser at a phone's width (390 px): no horizontal overflow, a
 screenshot of each, and axe-core's accessibility rules, for an admin (in English and Indonesian), an
-operator with a second factor and a partner; and once more for an admin on a laptop's screen. The pages are taken from the app's own routes, so a new page is checked without asking.
+operator with a second factor and a partner; and once more for an admin on a laptop's screen. The pages
+are taken from the app's own routes, so a new page is checked without asking.
 
 Screenshots and axe's findings (axe-summary.json) go to $TIPLINE_SCREENSHOTS, or to a temporary
 folder whose path the test prints. axe-core comes from the axe-playwright-python package (dev extra).
@@ -191,7 +192,8 @@ def test_every_page_fits_and_passes_axe(app, clock, browser, server, world, shot
     overflow, violations = check_pages(browser, server, shots, urls, email=email, language=language, axe=axe,
                                        code=code, viewport=viewport)
     axe_summary.update(violations)
-    assert not overflow, f"wider than the screen ({viewport['width']} px):\n" + "\n".join(f"{k}: {v}" for k, v in overflow.items())
+    wide = "\n".join(f"{k}: {v}" for k, v in overflow.items())
+    assert not overflow, f"wider than the screen ({viewport['width']} px):\n{wide}"
     serious = {key: [v for v in found if v["impact"] in SERIOUS] for key, found in violations.items()}
     serious = {key: found for key, found in serious.items() if found}
     assert not serious, "axe-core: serious or critical:\n" + json.dumps(serious, indent=1)
