@@ -32,13 +32,13 @@ CI = os.environ.get("TIPLINE_CI") == "1"
 
 # What groups of tests share, as fixtures every test can ask for by name (no imports, so no name is
 # shadowed): accounts and signed-in clients, the fake Twilio server, volunteers, partners and the
-# on-call number, the engine's flow, the browser. A module that wants another `app` (one that sends
-# through the fake Twilio server) defines it from `sending_app` or `watch_app`.
+# on-call number, the browser. A folder's own fixtures are in its conftest.py (tests/engine: the
+# flow). A module that wants another `app` (one that sends through the fake Twilio server) defines it
+# from `sending_app` or `watch_app`.
 pytest_plugins = [
     "tests.browser_support",
     "tests.community_support",
     "tests.dashboard_support",
-    "tests.engine_support",
     "tests.escalation_support",
     "tests.outbox_support",
 ]

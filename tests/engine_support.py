@@ -6,26 +6,18 @@ import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from tipline.engine import (
     Access,
     Conversation,
     Inbound,
     NoTips,
     SaveTip,
-    load_flow,
     step,
 )
 from tipline.engine.reference import ALPHABET
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def flow():
-    return load_flow(FLOWS)
 
 
 class Tips(NoTips):

@@ -27,7 +27,7 @@ from .inbound import Transaction
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
-# WAL with synchronous=NORMAL: a commit survives the process being killed (tests/test_crash_safety.py);
+# WAL with synchronous=NORMAL: a commit survives the process being killed (tests/storage/test_crash_safety.py);
 # only an OS crash or a power cut can lose the last commits. README "SQLite durability" has the numbers.
 SQLITE_SYNCHRONOUS = "NORMAL"
 
