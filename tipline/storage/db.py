@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ from .inbound import Transaction
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
-# WAL with synchronous=NORMAL: a commit survives the process being killed (tests/test_crash_safety.py);
+# WAL with synchronous=NORMAL: a commit survives the process being killed (tests/storage/test_crash_safety.py);
 # only an OS crash or a power cut can lose the last commits. README "SQLite durability" has the numbers.
 SQLITE_SYNCHRONOUS = "NORMAL"
 
@@ -288,12 +288,12 @@ def rarely(session: Session, condition):
     return sa.func.unlikely(condition) if session.get_bind().dialect.name == "sqlite" else condition
 
 
-def day_of(column, dialect: str, *, zone: tzinfo = timezone.utc, at: datetime | None = None):
+def day_of(column, dialect: str, *, zone: tzinfo = UTC, at: datetime | None = None):
     """The column's date in the zone. SQLite has no zones: it shifts by the zone's offset at `at`
     (exact for zones without summer time, such as Indonesia's)."""
     if dialect == "postgresql":
         return sa.cast(sa.func.timezone(getattr(zone, "key", "UTC"), sa.func.timezone("UTC", column)), sa.Date)
-    offset = (at or datetime.now(timezone.utc)).astimezone(zone).utcoffset() or timedelta()
+    offset = (at or datetime.now(UTC)).astimezone(zone).utcoffset() or timedelta()
     return sa.func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
 
 

@@ -42,7 +42,6 @@ from ..common import (
 )
 from ..errors import invalid, problem
 from ..forms import choices
-from .filters import place_choices, queue_filter
 from .escalation import (
     QUESTION_SEGMENTS,
     can_ask,
@@ -53,6 +52,7 @@ from .escalation import (
     plain_question,
     question_budget,
 )
+from .filters import place_choices, queue_filter
 from .forms import (
     AskForm,
     AssignForm,
