@@ -118,7 +118,7 @@ def check_pages(browser, server, shots: Path, urls: list[str], *, email: str, la
     context.set_default_timeout(15_000)
     page = context.new_page()
     checker = Axe()
-    overflow, violations = {}, {}
+    overflow, violations, missing = {}, {}, []
     name = email.split("@")[0] + ("" if viewport == PHONE else f" {viewport['width']}px")
 
     def inspect(url: str) -> None:
@@ -126,7 +126,7 @@ def check_pages(browser, server, shots: Path, urls: list[str], *, email: str, la
         found = page.evaluate(OVERFLOW)
         if found["scroll"] > found["inner"]:
             overflow[key] = found
-        page.screenshot(path=shots / (re.sub(r"\W+", "_", key).strip("_") + ".png"), full_page=True)
+        screenshot(page, shots / (re.sub(r"\W+", "_", key).strip("_") + ".png"), missing)
         if axe:
             result = checker.run(page)
             violations[key] = [
@@ -159,7 +159,24 @@ def check_pages(browser, server, shots: Path, urls: list[str], *, email: str, la
                 inspect(url)
     finally:
         context.close()
+    if missing:
+        violations[f"{name} {language} (screenshots not taken)"] = missing
     return overflow, violations
+
+
+def screenshot(page, path: Path, missing: list) -> None:
+    """The page as a picture for people to look at: an artefact, not the check. A loaded machine's
+    Chromium sometimes cannot capture one; try once more, then note it instead of failing the checks."""
+    from playwright.sync_api import Error
+
+    for attempt in range(2):
+        try:
+            page.screenshot(path=path, full_page=True)
+            return
+        except Error as error:
+            if attempt:
+                missing.append({"id": "screenshot", "impact": "none", "nodes": 0,
+                                "where": [path.name, str(error)[:200]]})
 
 
 @pytest.fixture(scope="module")
