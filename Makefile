@@ -1,4 +1,4 @@
-# Two commands: `make run` and `make test`. Only Python 3.11+, make and git are needed.
+# Two commands: `make run` and `make test` (lint with ruff, then the tests). Only Python 3.11+, make and git are needed.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -24,6 +24,7 @@ run: $(VENV)/.installed
 	$(BIN)/tipline serve --host 127.0.0.1 --port 5000
 
 test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

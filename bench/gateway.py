@@ -88,7 +88,8 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def gateway_reports(base: str, fake: FakeGateway, reports: int, timeout: float, pause: float) -> tuple[list[float], int]:
+def gateway_reports(base: str, fake: FakeGateway, reports: int, timeout: float,
+                    pause: float) -> tuple[list[float], int]:
     """Each reporter's messages one at a time; seconds from the POST to the reply reaching the gateway."""
     latencies, segments = [], 0
     from tipline.engine.gsm import segments as count_segments
@@ -109,7 +110,8 @@ def gateway_reports(base: str, fake: FakeGateway, reports: int, timeout: float, 
             latencies.append(time.monotonic() - started)
             segments += count_segments(sent[-1]["textMessage"]["text"])
             time.sleep(pause)  # the reporter reads and types: the worker is idle, polling, when the next comes
-        if "TEST" not in fake.sent()[-1]["textMessage"]["text"] and "laporan" not in fake.sent()[-1]["textMessage"]["text"]:
+        last = fake.sent()[-1]["textMessage"]["text"]
+        if "TEST" not in last and "laporan" not in last:
             raise SystemExit("the last reply of a report does not give its reference")
     return latencies, segments
 

@@ -28,7 +28,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import webhook as bench  # noqa: E402  (bench/webhook.py: reporters, answers, databases)
-
 from cryptography.fernet import Fernet  # noqa: E402
 from werkzeug.datastructures import MultiDict  # noqa: E402
 

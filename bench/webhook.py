@@ -107,7 +107,8 @@ def report_answers(reporter: Reporter, count: int) -> list[dict[str, str]]:
     lap = 0
     while len(answers) < count:
         k = reporter.index + lap
-        place = {"Body": ""} | WHATSAPP_PLACE if reporter.channel == "whatsapp" and lap % 2 else {"Body": PLACES[k % len(PLACES)]}
+        shared = reporter.channel == "whatsapp" and lap % 2
+        place = {"Body": ""} | WHATSAPP_PLACE if shared else {"Body": PLACES[k % len(PLACES)]}
         answers += [
             {"Body": DESCRIPTIONS[k % len(DESCRIPTIONS)]},
             {"Body": str(1 + k % 7)},
@@ -554,7 +555,7 @@ def database_report(kind: str, runs: list[RunResult], warm_bare: RunResult, warm
         "median": {"bare": bare, "full": full},
         "ratio": round(ratio, 3),
         "round_ratios": [round(f.throughput / b.throughput, 3) if b.throughput else 0.0
-                         for b, f in zip(bare_runs, full_runs)],
+                         for b, f in zip(bare_runs, full_runs, strict=False)],
         "p99_ratio": round(p99_ratio, 2),
         "target": target,
         "meets_target": ratio >= target["ratio"] and p99_ratio <= target["p99_ratio"] and not errors,

@@ -1,7 +1,7 @@
 """Volunteers, broadcasts and polls against a local Twilio-compatible server, on SQLite and PostgreSQL.
 
-A test module that wants these fixtures imports them:
-`from .community_support import app, fake_twilio, operator, ...  # noqa: F401  (fixtures)`.
+Its fixtures reach every test (tests/conftest.py registers this module as a plugin); a test module whose
+`app` and `operator` should be these says so: `@pytest.fixture def app(watch_app): return watch_app`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tipline.worker import Worker
 
 from .conftest import Reporter
 from .dashboard_support import client_for, csrf_token, make_user
-from .outbox_support import fake_twilio, twilio_app  # noqa: F401  (fixture)
+from .outbox_support import twilio_app
 
 BANDUNG = "+15550100061"  # Jawa Barat, Kab. Bandung (32.04), speaks English
 BOGOR = "+15550100062"  # Jawa Barat, the whole province (32), speaks Indonesian
@@ -32,14 +32,16 @@ QUESTION = {
 
 
 @pytest.fixture
-def app(tmp_path, database_url, fake_twilio, clock, references):
+def watch_app(tmp_path, database_url, fake_twilio, clock, references):
+    """An app on SQLite and on PostgreSQL whose outbox sends through the fake Twilio server."""
     app = twilio_app(tmp_path, database_url, fake_twilio, clock, references)
     yield app
     app.extensions["tipline"].db.dispose()
 
 
 @pytest.fixture
-def operator(app):
+def watch_operator(app):
+    """An operator signed in (no other accounts), on the module's app."""
     make_user(app, "operator@example.org", "operator")
     return client_for(app, "operator@example.org")
 

@@ -10,7 +10,7 @@ import itertools
 import os
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -30,6 +30,20 @@ WEBHOOK = "http://localhost/twilio/messages"
 REPORTER = "+15550100001"
 CI = os.environ.get("TIPLINE_CI") == "1"
 
+# What groups of tests share, as fixtures every test can ask for by name (no imports, so no name is
+# shadowed): accounts and signed-in clients, the fake Twilio server, volunteers, partners and the
+# on-call number, the browser. A folder's own fixtures are in its conftest.py (tests/engine: the
+# flow). A module that wants another `app` (one that sends through the fake Twilio server) defines it
+# from `sending_app` or `watch_app`.
+pytest_plugins = [
+    "tests.browser_support",
+    "tests.community_support",
+    "tests.dashboard_support",
+    "tests.escalation_support",
+    "tests.outbox_support",
+]
+pytest.register_assert_rewrite(*pytest_plugins)  # they import one another; each keeps pytest's assert messages
+
 
 def pytest_addoption(parser):
     parser.addoption("--regen-golden", action="store_true", help="rewrite tests/golden/*.yaml from the engine")
@@ -37,7 +51,7 @@ def pytest_addoption(parser):
 
 class FakeClock:
     def __init__(self):
-        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

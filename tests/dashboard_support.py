@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from html.parser import HTMLParser
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 
 import pyotp
 import pytest

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from tipline.engine import (
     Access,
@@ -14,18 +12,12 @@ from tipline.engine import (
     Inbound,
     NoTips,
     SaveTip,
-    load_flow,
     step,
 )
 from tipline.engine.reference import ALPHABET
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def flow():
-    return load_flow(FLOWS)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 class Tips(NoTips):

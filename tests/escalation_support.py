@@ -1,7 +1,7 @@
 """Urgent reports, three partners and an on-call number: what escalation tests share.
 
-A test module that wants these fixtures imports them:
-`from .escalation_support import partners, settings  # noqa: F401  (fixtures)`.
+Its fixtures reach every test (tests/conftest.py registers this module as a plugin); a test module whose
+settings should name the on-call number says so: `@pytest.fixture def settings(oncall_settings): ...`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ REPORTER_NUMBER = "+15550100001"
 
 
 @pytest.fixture
-def settings(tmp_path, sqlite_url):
+def oncall_settings(tmp_path, sqlite_url):
+    """Settings with the on-call number, which receives what no partner takes."""
     return make_settings(tmp_path, sqlite_url, oncall_number=ONCALL)
 
 

@@ -222,7 +222,8 @@ def sign(body: bytes, timestamp: int, key: str = SIGNING_KEY) -> dict:
     return {"X-Signature": signature, "X-Timestamp": str(timestamp)}
 
 
-def received(sender: str, text: str, *, at: str = "2026-03-02T16:00:00.000+07:00", event_id: str | None = None) -> bytes:
+def received(sender: str, text: str, *, at: str = "2026-03-02T16:00:00.000+07:00",
+             event_id: str | None = None) -> bytes:
     """An sms:received delivery: `sender` as the phone reports it (0812... or +62812...)."""
     return delivery("sms:received", {
         "messageId": hashlib.md5(text.encode()).hexdigest()[:16],  # content-derived, like the app's

@@ -70,7 +70,8 @@ class FakeTwilio:
             "sid": sid, "account_sid": self.account_sid, "to": form.get("To"), "from": form.get("From"),
             "messaging_service_sid": form.get("MessagingServiceSid"), "body": form.get("Body"),
             "status": "queued", "num_segments": "1", "direction": "outbound-api", "api_version": "2010-04-01",
-            "error_code": None, "error_message": None, "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+            "error_code": None, "error_message": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }, 0.0
 
     def __enter__(self) -> FakeTwilio:

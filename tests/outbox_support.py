@@ -1,7 +1,7 @@
 """The outbox against a local Twilio-compatible server: an app that sends to it, and helpers to queue and read rows.
 
-A test module that wants its `app` to send through the fake server imports the fixtures:
-`from .outbox_support import app, fake_twilio  # noqa: F401  (fixtures)`.
+Its fixtures reach every test (tests/conftest.py registers this module as a plugin); a test module whose
+`app` should send through the fake server says so: `@pytest.fixture def app(sending_app): return sending_app`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def twilio_app(tmp_path, database_url, fake, clock, references, **overrides):
 
 
 @pytest.fixture
-def app(tmp_path, sqlite_url, fake_twilio, clock, references):
+def sending_app(tmp_path, sqlite_url, fake_twilio, clock, references):
+    """An app on SQLite whose outbox sends through the fake Twilio server."""
     app = twilio_app(tmp_path, sqlite_url, fake_twilio, clock, references)
     yield app
     app.extensions["tipline"].db.dispose()

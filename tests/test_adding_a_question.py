@@ -19,7 +19,7 @@ from tipline.engine.check import check_flow
 from tipline.models import Tip
 
 from .conftest import FLOWS, Reporter, inbound_fields, make_settings, signed_post, twiml_messages
-from .dashboard_support import accounts, admin, fast_passwords, post  # noqa: F401  (fixtures)
+from .dashboard_support import post
 from .routing_support import JABAR, provinces
 
 AGE = "kira2 12 thn"

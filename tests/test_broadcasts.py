@@ -7,29 +7,27 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import select
 
 from tipline import storage
 from tipline.models import Broadcast, Volunteer
 from tipline.worker import Worker, record_status
 
-from .community_support import (  # noqa: F401  (fixtures)
-    BANDUNG,
-    BOGOR,
-    LEFT,
-    REPORTER_ONLY,
-    SEMARANG,
-    app,
-    draft,
-    fake_twilio,
-    operator,
-    post,
-    run_worker,
-    volunteer,
-    watch,
-)
+from .community_support import BANDUNG, BOGOR, REPORTER_ONLY, SEMARANG, draft, post, run_worker, volunteer
 from .conftest import Reporter
-from .dashboard_support import client_for, csrf_token, fast_passwords, make_user  # noqa: F401  (fixture)
+from .dashboard_support import client_for, make_user
+
+
+@pytest.fixture
+def app(watch_app):
+    """This module's app sends through the fake Twilio server, on SQLite and on PostgreSQL."""
+    return watch_app
+
+
+@pytest.fixture
+def operator(watch_operator):
+    return watch_operator
 
 
 def wall_clock(at: datetime) -> str:
@@ -53,7 +51,8 @@ def test_broadcast_to_a_place_reaches_exactly_its_active_volunteers(app, tipline
     sent = {r["form"]["To"]: r["form"]["Body"] for r in fake_twilio.sent()}
     assert set(sent) == {BANDUNG, BOGOR}
     assert sent[BANDUNG].startswith("Watch the bus station this week.\nInfo Anak. Send STOP")
-    assert sent[BOGOR].startswith("Awasi terminal bus minggu ini.\nInfo Anak. Kirim BERHENTI")  # Indonesian keywords in Indonesian texts
+    # Indonesian keywords in Indonesian texts
+    assert sent[BOGOR].startswith("Awasi terminal bus minggu ini.\nInfo Anak. Kirim BERHENTI")
 
     with storage.reading(tipline.db) as session:
         [row] = session.exec(select(Broadcast)).all()
@@ -84,7 +83,8 @@ def test_carrier_opt_out_makes_the_volunteer_leave(app, tipline, watch, operator
 
 def test_cost_and_gsm_warning_are_shown_before_sending(app, tipline, watch, operator, fake_twilio):
     long_text = "Watch for children who do not go to school. " * 5  # 225 characters: two segments
-    broadcast_id = draft(operator, en=long_text, id_="Perhatikan anak yang tidak sekolah \U0001F64F", places=["32", "33"])
+    broadcast_id = draft(operator, en=long_text, id_="Perhatikan anak yang tidak sekolah \U0001F64F",
+                         places=["32", "33"])
     page = operator.get(f"/dashboard/community/broadcasts/{broadcast_id}").get_data(as_text=True)
     assert "3 volunteers would receive it now." in page
     # English (Bandung): 2 GSM-7 segments. Indonesian (Bogor, Semarang): the emoji makes the short text

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from tipline import storage
-from tipline.storage import inbound
 from tipline.engine import command_of, fold
 from tipline.engine.conversation import PICKING, SUSPENDED, WHICH, is_report_state
 from tipline.engine.reading import words
 from tipline.models import ConversationRow, Idea, Tip, TipAddition, Volunteer
 from tipline.service import xml_safe
+from tipline.storage import inbound
 from tipline.webhook import MAX_BODY
 
 from .conftest import signed_post, twiml_messages

@@ -241,8 +241,8 @@ def test_a_volunteer_mid_report_answering_1_after_a_poll_gets_the_urgent_path(tm
 def ask(tipline, clock, question="Which station was it?"):
     clock.advance(minutes=30)
     with storage.writing(tipline.db) as session:
-        ask_reporter(session, Actor.operator("op@example.org"), storage.tip_by_reference(session, reference="TEST-2322"),
-                     question, now=clock.now, outbound=tipline.outbound)
+        tip = storage.tip_by_reference(session, reference="TEST-2322")
+        ask_reporter(session, Actor.operator("op@example.org"), tip, question, now=clock.now, outbound=tipline.outbound)
     clock.advance(minutes=5)
 
 
@@ -292,7 +292,8 @@ def test_a_follow_up_takes_only_the_first_reply_and_never_a_long_new_story(make_
 
 def test_resume_hours_is_a_setting(make_app, clock, tmp_path):
     assert Settings.from_env({"TIPLINE_INSTANCE_PATH": str(tmp_path / "i")}).resume_hours == 24
-    assert Settings.from_env({"TIPLINE_INSTANCE_PATH": str(tmp_path / "i"), "TIPLINE_RESUME_HOURS": "6"}).resume_hours == 6
+    six = Settings.from_env({"TIPLINE_INSTANCE_PATH": str(tmp_path / "i"), "TIPLINE_RESUME_HOURS": "6"})
+    assert six.resume_hours == 6
     with pytest.raises(SettingsError, match="TIPLINE_RESUME_HOURS"):
         Settings.from_env({"TIPLINE_INSTANCE_PATH": str(tmp_path / "i"), "TIPLINE_RESUME_HOURS": "a day"})
     app = make_app(resume_hours=1)

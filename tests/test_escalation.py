@@ -17,7 +17,7 @@ from tipline.escalation import escalate_tip
 from tipline.worker import Worker, purge
 
 from .conftest import Reporter
-from .escalation_support import (  # noqa: F401  (fixtures)
+from .escalation_support import (
     EVERYWHERE,
     JAKARTA,
     ONCALL,
@@ -25,11 +25,14 @@ from .escalation_support import (  # noqa: F401  (fixtures)
     SPARE,
     finish,
     outbox,
-    partners,
-    settings,
     tip_of,
     urgent_report,
 )
+
+
+@pytest.fixture
+def settings(oncall_settings):
+    return oncall_settings
 
 STRANGER = "+15550100009"
 OPERATOR = Actor.operator("op@example.org")

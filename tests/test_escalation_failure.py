@@ -18,7 +18,6 @@ from tipline.storage import upgrade
 from tipline.worker import Worker
 
 from .conftest import FLOWS
-from .dashboard_support import accounts, fast_passwords, operator  # noqa: F401  (fixtures)
 from .routing_support import JABAR, ONCALL, provinces, queued, stored, timeline
 
 NUMBER = "+15550100001"

@@ -2,9 +2,10 @@
 
 Each tests/golden/*.yaml holds what a reporter sends; `out` (the bot's replies), `events` (what
 the engine asked the tip line to do in that turn: keep a tip, escalate it, forget a contact..., as
-goflow's runner files record them) and `tips` (the export afterwards) are what we promise. A turn may come from another phone (`sender`), and
-`{reference}` / `{reference_loose}` stand for the last reference (as printed, or in lower case
-with a space instead of the dash, as people type it). After a deliberate change to flows/, regenerate:
+goflow's runner files record them) and `tips` (the export afterwards) are what we promise. A turn
+may come from another phone (`sender`), and `{reference}` / `{reference_loose}` stand for the last
+reference (as printed, or in lower case with a space instead of the dash, as people type it). After a
+deliberate change to flows/, regenerate:
     make test PYTEST_ARGS="--regen-golden tests/test_golden.py"
 and read the diff before committing it.
 """
@@ -63,7 +64,8 @@ def test_golden_transcript(path, client, tipline, clock, request, monkeypatch):
         clock.advance(minutes=turn.get("wait_minutes", 1))
         loose = (reference or "").lower().replace("-", " ")
         text = turn["in"].replace("{reference}", reference or "").replace("{reference_loose}", loose)
-        response = signed_post(client, inbound_fields(text, sender=turn.get("sender", sender), **turn.get("fields", {})))
+        fields = inbound_fields(text, sender=turn.get("sender", sender), **turn.get("fields", {}))
+        response = signed_post(client, fields)
         assert response.status_code == 200
         replies = twiml_messages(response.get_data(as_text=True))
         with storage.reading(tipline.db) as session:
@@ -77,7 +79,8 @@ def test_golden_transcript(path, client, tipline, clock, request, monkeypatch):
     if request.config.getoption("--regen-golden"):
         header = "".join(line + "\n" for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#"))
         body = {"sender": sender, "script": transcript, "tips": tips}
-        path.write_text(header + yaml.dump(body, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+        text = yaml.dump(body, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
+        path.write_text(header + text, encoding="utf-8")
         return
 
     assert "tips" in case, f"{path.name} has no expected output yet: run with --regen-golden"

@@ -219,7 +219,7 @@ def test_whatsapp_conversation_logs_nothing_personal(debug_logs, client):
 
 
 def test_database_error_logs_nothing_personal(debug_logs, client, tipline):
-    for number, (break_it, mend_it) in zip(FAILING_SENDERS, FORCED_FAILURES[tipline.db.dialect.name]):
+    for number, (break_it, mend_it) in zip(FAILING_SENDERS, FORCED_FAILURES[tipline.db.dialect.name], strict=False):
         forced_database_error(client, tipline, number, break_it, mend_it)
     text = log_text(debug_logs)
     assert "database unavailable for message SM" in text, "the failure itself is logged for operators"
@@ -281,10 +281,10 @@ GATEWAY_NUMBER_FORMS = [GATEWAY_LOCAL, GATEWAY_LOCAL.replace("-", ""), GATEWAY_E
 
 def test_gateway_conversation_logs_nothing_personal(debug_logs, tmp_path, database_url, clock, references):
     """Inbound deliveries, the worker's sends, an outage, delivery states and refused requests."""
-    from tests.fake_smsgate import FakeGateway, received, status
-    from tests.gateway_support import Phone, gateway_app, post_event
     from sqlmodel import select
 
+    from tests.fake_smsgate import FakeGateway, received, status
+    from tests.gateway_support import Phone, gateway_app, post_event
     from tipline import storage
     from tipline.models import OutboxMessage
 
@@ -305,12 +305,15 @@ def test_gateway_conversation_logs_nothing_personal(debug_logs, tmp_path, databa
             phone.worker.run_once()
             phone.text(next(words))
             with storage.reading(tipline.db) as session:
-                sent = [r.twilio_sid for r in session.exec(select(OutboxMessage).order_by(OutboxMessage.id)) if r.twilio_sid]
+                rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id))
+                sent = [r.twilio_sid for r in rows if r.twilio_sid]
             post_event(client, status("sms:delivered", sent[0], GATEWAY_E164), clock=clock)
-            post_event(client, status("sms:failed", sent[1], GATEWAY_E164, reason="RESULT_ERROR_NO_SERVICE"), clock=clock)
+            failed = status("sms:failed", sent[1], GATEWAY_E164, reason="RESULT_ERROR_NO_SERVICE")
+            post_event(client, failed, clock=clock)
             post_event(client, received(GATEWAY_LOCAL, GATEWAY_WORDS[1]), clock=clock, key="forged-key")
             post_event(client, received(GATEWAY_LOCAL, GATEWAY_WORDS[1]), clock=clock, skew=-3600)
-            client.post("/smsgate/events", data=received(GATEWAY_LOCAL, GATEWAY_WORDS[1]), content_type="application/json")
+            client.post("/smsgate/events", data=received(GATEWAY_LOCAL, GATEWAY_WORDS[1]),
+                        content_type="application/json")
         finally:
             tipline.db.dispose()
     text = log_text(debug_logs)

@@ -16,7 +16,7 @@ from tipline.cli import main
 from tipline.storage import upgrade
 from tipline.worker import Worker
 
-from .dashboard_support import accounts, client_for, fast_passwords, make_user, operator, post  # noqa: F401
+from .dashboard_support import client_for, make_user, post
 from .routing_support import ONCALL, provinces, stored, urgent_tip
 
 BANNER = "Outbound sending is off."

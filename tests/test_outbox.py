@@ -15,18 +15,13 @@ from tipline.storage import upgrade
 from tipline.worker import Worker
 
 from .conftest import make_settings, signed_post
-from .outbox_support import (  # noqa: F401  (fixtures)
-    ACCOUNT,
-    PARTNER,
-    STATUS_URL,
-    add_shelter,
-    app,
-    fake_twilio,
-    queue,
-    row,
-    twilio_app,
-    worker,
-)
+from .outbox_support import PARTNER, STATUS_URL, add_shelter, queue, row, twilio_app, worker
+
+
+@pytest.fixture
+def app(sending_app):
+    """This module's app sends through the fake Twilio server."""
+    return sending_app
 
 
 def test_send_goes_through_the_real_client_and_keeps_the_sid(tipline, fake_twilio, clock):
@@ -145,7 +140,8 @@ def test_whatsapp_after_24_hours_falls_back_to_sms(tipline, fake_twilio, clock):
     assert row(tipline, message_id).channel == "sms"
 
 
-def test_whatsapp_after_24_hours_uses_the_template_when_configured(tmp_path, sqlite_url, fake_twilio, clock, references):
+def test_whatsapp_after_24_hours_uses_the_template_when_configured(tmp_path, sqlite_url, fake_twilio, clock,
+                                                                   references):
     app = twilio_app(tmp_path, sqlite_url, fake_twilio, clock, references, twilio_whatsapp_content_sid="HX" + "2" * 32)
     tipline = app.extensions["tipline"]
     partner_id = add_shelter(tipline, channel="whatsapp")

@@ -14,7 +14,7 @@ from tipline.escalation import matches
 from tipline.models import Partner, Tip
 
 from .conftest import FLOWS, Reporter
-from .dashboard_support import accounts, add_tip, at, fast_passwords, operator  # noqa: F401
+from .dashboard_support import add_tip, at
 
 REF = re.compile(r'href="/dashboard/tips/([A-Z0-9]{4}-[A-Z0-9]{4})"')
 

@@ -8,24 +8,29 @@ import pytest
 
 from tipline import storage
 
-from .community_support import (  # noqa: F401  (fixtures)
+from .community_support import (
     BANDUNG,
     BOGOR,
     QUESTION,
     REPORTER_ONLY,
     SEMARANG,
-    app,
-    fake_twilio,
-    operator,
     post,
     run_worker,
     send_poll,
     tally,
-    volunteer,
-    volunteers,
 )
 from .conftest import Reporter
-from .dashboard_support import fast_passwords  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def app(watch_app):
+    """This module's app sends through the fake Twilio server, on SQLite and on PostgreSQL."""
+    return watch_app
+
+
+@pytest.fixture
+def operator(watch_operator):
+    return watch_operator
 
 
 def test_poll_reaches_volunteers_and_answers_are_tallied(app, tipline, volunteers, operator, fake_twilio, clock):
@@ -52,7 +57,8 @@ def test_poll_reaches_volunteers_and_answers_are_tallied(app, tipline, volunteer
     assert "<svg" in page and "<script" not in page
 
 
-def test_digits_that_are_not_poll_answers_go_to_the_conversation(app, tipline, volunteers, operator, fake_twilio, clock):
+def test_digits_that_are_not_poll_answers_go_to_the_conversation(app, tipline, volunteers, operator, fake_twilio,
+                                                                 clock):
     poll_id, _ = send_poll(operator, tipline, clock)
     client = app.test_client()
     flow = tipline.flow

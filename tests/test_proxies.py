@@ -17,7 +17,7 @@ from tipline import create_app, is_loopback, storage
 from tipline.cli import main
 
 from .conftest import make_settings
-from .dashboard_support import audit_log, csrf_token, fast_passwords, make_user  # noqa: F401
+from .dashboard_support import audit_log, csrf_token, make_user
 
 OUTSIDE = "198.51.100.7"  # a documentation address: someone on the internet
 FORGED = "203.0.113.99"

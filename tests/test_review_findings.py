@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from tipline import storage
@@ -9,16 +11,12 @@ from tipline.actions import Actor
 from tipline.actions.followups import ask_reporter
 
 from .conftest import make_settings
-from .dashboard_support import accounts, admin, fast_passwords  # noqa: F401  (fixtures)
-from .escalation_support import (  # noqa: F401  (fixtures)
-    ONCALL,
-    finish,
-    outbox,
-    partners,
-    settings,
-    tip_of,
-    urgent_report,
-)
+from .escalation_support import finish, tip_of, urgent_report
+
+
+@pytest.fixture
+def settings(oncall_settings):
+    return oncall_settings
 
 
 def _asked(client, tipline, clock):
@@ -57,11 +55,11 @@ def test_status_callback_with_a_non_ascii_digit_error_code_is_not_a_500(client):
 @pytest.mark.parametrize("code", ["²²²²²²", "١٢٣٤٥٦"])
 def test_a_non_ascii_digit_code_is_a_wrong_code_not_a_500(code):
     """str.isdigit() takes '²' and Arabic-Indic digits; secrets.compare_digest raises TypeError on them."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tipline.dashboard.security import totp_step
 
-    assert totp_step("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", code, datetime(2026, 3, 2, tzinfo=timezone.utc), None) is None
+    assert totp_step("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", code, datetime(2026, 3, 2, tzinfo=UTC), None) is None
 
 
 @pytest.mark.parametrize("url", [
@@ -117,5 +115,6 @@ def test_a_user_id_beyond_a_database_integer_is_refused(store_admin):
     from tests.dashboard_support import post
 
     _app, admin = store_admin
-    response = post(admin, "/dashboard/users", {"user_id": "999999999999", "active": "y"}, token_from="/dashboard/users")
+    response = post(admin, "/dashboard/users", {"user_id": "999999999999", "active": "y"},
+                    token_from="/dashboard/users")
     assert response.status_code == 400

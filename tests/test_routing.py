@@ -19,7 +19,6 @@ from tipline.models import Partner, Tip
 from tipline.worker import Worker
 
 from .conftest import FLOWS
-from .dashboard_support import accounts, fast_passwords, operator, partner  # noqa: F401  (fixtures)
 from .routing_support import (
     BANDUNG,
     EVERYWHERE,

@@ -9,7 +9,7 @@ from tests.conftest import Reporter, make_settings
 from tipline import storage
 from tipline.worker import Worker
 
-from .dashboard_support import accounts, audit_log, fast_passwords, operator, post  # noqa: F401  (fixtures)
+from .dashboard_support import post
 from .routing_support import (
     BANDUNG,
     EVERYWHERE,

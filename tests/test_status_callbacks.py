@@ -12,16 +12,13 @@ import pytest
 from tipline import storage
 
 from .conftest import signed_post
-from .outbox_support import (  # noqa: F401  (fixtures)
-    PARTNER,
-    STATUS_URL,
-    add_shelter,
-    app,
-    fake_twilio,
-    queue,
-    row,
-    worker,
-)
+from .outbox_support import PARTNER, STATUS_URL, add_shelter, queue, row, worker
+
+
+@pytest.fixture
+def app(sending_app):
+    """This module's app sends through the fake Twilio server."""
+    return sending_app
 
 
 def sms_copies(tipline, message_id: int) -> list:

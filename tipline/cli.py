@@ -62,9 +62,7 @@ def serve(host: str, port: int, workers: int, no_worker: bool) -> None:
     """Production server (gunicorn) for the webhook; migrates the database first."""
     from gunicorn.app.base import BaseApplication
 
-    from . import storage
-
-    from . import is_loopback
+    from . import is_loopback, storage
 
     settings = _settings()
     if settings.trusted_proxies and not is_loopback(host) and not settings.allow_remote_proxy:
@@ -410,7 +408,7 @@ def outbox_list(as_json: bool, statuses: tuple[str, ...], limit: int) -> None:
     with storage.reading(engine) as session:
         nobody = storage.tips_received_by_nobody(session) if not statuses or "unrouted" in statuses else []
         rows = storage.list_outbox(session, statuses=messages, limit=limit) if messages or not statuses else []
-        references = {t.id: t.reference for t in (storage.tip_by_id(session, tip_id=i) for i in {r.tip_id for r in rows if r.tip_id}) if t}
+        references = storage.tip_references(session, tip_ids=sorted({r.tip_id for r in rows if r.tip_id}))
     engine.dispose()
     unrouted = [
         {"id": None, "created_at": _iso(t.created_at), "kind": "escalation", "channel": None, "to": None,

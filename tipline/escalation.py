@@ -14,6 +14,7 @@ the on-call number: never to a partner of another place or kind.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -413,8 +414,8 @@ def handle_timeouts(session, *, now: datetime, outbound: Outbound) -> int:
         for escalation in escalations:  # timed out whatever happens next: the timer fires once
             escalation.status = "timed_out"
             session.add(escalation)
-        guarded(session, tip, lambda: _move_on(session, tip, escalations, now=now, outbound=outbound),
-                now=now, outbound=outbound)
+        move_on = functools.partial(_move_on, session, tip, escalations, now=now, outbound=outbound)
+        guarded(session, tip, move_on, now=now, outbound=outbound)
     return len(by_tip)
 
 

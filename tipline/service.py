@@ -182,7 +182,8 @@ class TipLine:
             answered = self._poll_answer(tx, row, reporter, message, now)
             if answered is not None:
                 return answered
-            conversation = Conversation.from_row(row.state, row.language or language, row.data, row.last_seen_at, row.opted_out)
+            conversation = Conversation.from_row(row.state, row.language or language, row.data, row.last_seen_at,
+                                                 row.opted_out)
             turn = step(
                 self.flow,
                 conversation,
@@ -289,13 +290,15 @@ class TipLine:
         if tip is not None and tip.reporter == reporter:
             storage.withdraw_tip(session, tip=tip, now=now)
 
-    def _add_to_tip(self, tx: inbound.Transaction, event: AddToTip, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+    def _add_to_tip(self, tx: inbound.Transaction, event: AddToTip, *, reporter: str, message: InboundMessage,
+                    now: datetime) -> None:
         session = tx.session
         tip = storage.add_to_tip(session, reference=event.reference, text=event.text, now=now)
         if tip is not None:
             tip_actions.reporter_added(session, tip, now=now)
 
-    def _escalate(self, tx: inbound.Transaction, event: Escalate, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+    def _escalate(self, tx: inbound.Transaction, event: Escalate, *, reporter: str, message: InboundMessage,
+                  now: datetime) -> None:
         session = tx.session
         tip = storage.tip_by_reference(session, reference=event.reference)
         if tip is not None:
@@ -311,7 +314,8 @@ class TipLine:
         storage.forget_follow_ups(session, reporter=reporter, now=now)
         storage.forget_replies(session, reporter=reporter)
 
-    def _subscribe(self, tx: inbound.Transaction, event: Subscribe, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+    def _subscribe(self, tx: inbound.Transaction, event: Subscribe, *, reporter: str, message: InboundMessage,
+                   now: datetime) -> None:
         session = tx.session
         storage.subscribe_volunteer(
             session, reporter=reporter, address_sealed=self.contacts.seal(message.sender),
@@ -319,7 +323,8 @@ class TipLine:
             consent_wording=self.flow.say(event.language, "join_explain"), now=now,
         )
 
-    def _share_idea(self, tx: inbound.Transaction, event: ShareIdea, *, reporter: str, message: InboundMessage, now: datetime) -> None:
+    def _share_idea(self, tx: inbound.Transaction, event: ShareIdea, *, reporter: str, message: InboundMessage,
+                    now: datetime) -> None:
         session = tx.session
         storage.add_idea(session, reporter=reporter, language=event.language, text=event.text, now=now)
 
@@ -355,7 +360,8 @@ class TipLine:
         conversation = Conversation.from_row(row.state, row.language, row.data, row.last_seen_at, row.opted_out)
         return not in_report(self.flow, conversation, now) and not is_panic(self.flow, message.text)
 
-    def _follow_up_answer(self, tx: inbound.Transaction, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
+    def _follow_up_answer(self, tx: inbound.Transaction, row, reporter: str, message: InboundMessage,
+                          now: datetime) -> Reply | None:
         """A reporter's first reply after an operator's question answers it, unless it is a command,
         a call for help or a new story (a long text that tells something new starts a report)."""
         if not self._aside_allowed(row, message, now):
@@ -372,7 +378,8 @@ class TipLine:
         return self._answered_aside(tx, row, message, now, thanks, "answer to a follow-up question")
 
     # ---- poll answers (issue 5) ------------------------------------------------------------------
-    def _poll_answer(self, tx: inbound.Transaction, row, reporter: str, message: InboundMessage, now: datetime) -> Reply | None:
+    def _poll_answer(self, tx: inbound.Transaction, row, reporter: str, message: InboundMessage,
+                     now: datetime) -> Reply | None:
         """A volunteer's number, as the first reply after a poll reached them, is their answer."""
         if not self._aside_allowed(row, message, now):
             return None

@@ -79,7 +79,8 @@ def _location(form) -> str | None:
     words = ", ".join(p for p in parts if p)
     try:
         lat, lon = float(form.get("Latitude", "")), float(form.get("Longitude", ""))
-        coords = f"{lat:.5f},{lon:.5f}" if math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180 else ""
+        on_earth = math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180
+        coords = f"{lat:.5f},{lon:.5f}" if on_earth else ""
     except ValueError:
         coords = ""
     if words and coords:

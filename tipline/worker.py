@@ -26,7 +26,8 @@ from twilio.rest import Client
 
 from . import community, escalation, storage
 from .channels import REPLY_KIND, SMSGATE
-from .channels.smsgate import GatewaySender, purge_events as purge_gateway_events
+from .channels.smsgate import GatewaySender
+from .channels.smsgate import purge_events as purge_gateway_events
 from .engine.gsm import segments
 from .models import OutboxMessage
 from .privacy import mask
@@ -189,7 +190,8 @@ class Worker:
                 self.deliver(message_id)
                 handled += 1
 
-    def run(self, stop: threading.Event, *, poll_seconds: float = 1.0, parent_alive: Callable[[], bool] | None = None) -> None:
+    def run(self, stop: threading.Event, *, poll_seconds: float = 1.0,
+            parent_alive: Callable[[], bool] | None = None) -> None:
         """Work until `stop` is set; pauses `poll_seconds` when nothing is due."""
         log.info("outbox worker started (%s)", type(self.sender).__name__)
         while not stop.is_set():
@@ -351,7 +353,8 @@ class Worker:
             if outcome.status == "failed" and settled is not None:
                 community.after_failure(session, settled, code=settled.error_code, now=now)
         level = logging.WARNING if outcome.status in DEAD_LETTERS else logging.INFO
-        log.log(level, "outbox %s (%s) to %s: %s%s", row.id, row.kind, row.to_hint and f"***{row.to_hint}" or "reporter",
+        log.log(level, "outbox %s (%s) to %s: %s%s", row.id, row.kind,
+                row.to_hint and f"***{row.to_hint}" or "reporter",
                 outcome.status, f" code {outcome.values.get('error_code')}" if outcome.values.get("error_code") else "")
         return outcome.status
 
@@ -372,7 +375,8 @@ def record_status(tipline, *, message_sid: str, status: str, error_code: int | N
         if status == current:
             return True  # a repeated callback changes nothing
         first_failure = status in FINAL_DELIVERY and current not in FINAL_DELIVERY
-        if status in FINAL_DELIVERY or current not in DELIVERY_ORDER or DELIVERY_ORDER.get(status, -1) > DELIVERY_ORDER[current]:
+        later = current not in DELIVERY_ORDER or DELIVERY_ORDER.get(status, -1) > DELIVERY_ORDER[current]
+        if status in FINAL_DELIVERY or later:
             row.delivery_status = status
         if error_code is not None:
             row.error_code = error_code

@@ -81,7 +81,8 @@ def queue_replies(session, tipline, message, replies: list[str], *, now: datetim
         return 0
     address = normalize_address(message.sender, tipline.region)
     if not is_phone_number(address):  # a short code or a carrier's sender name: nobody to answer
-        log.info("message %s: %d replies not queued, the sender is not a phone number", message.message_sid, len(bodies))
+        log.info("message %s: %d replies not queued, the sender is not a phone number", message.message_sid,
+                 len(bodies))
         return 0
     for body in bodies:
         tipline.outbound.queue(session, kind=REPLY_KIND, address=address, body=body, now=now,

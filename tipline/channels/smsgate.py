@@ -205,7 +205,8 @@ def record_delivery(tipline, delivery: Delivery) -> bool:
             with storage.writing(tipline.db) as session:
                 row = storage.outbox_by_sid(session, twilio_sid=message_id)
                 # The reason names an Android or carrier error (RESULT_ERROR_GENERIC_FAILURE ...).
-                storage.note_outbox_error(session, message_id=row.id, error=" ".join(reason.split()), now=tipline.clock())
+                storage.note_outbox_error(session, message_id=row.id, error=" ".join(reason.split()),
+                                          now=tipline.clock())
         log.info("gateway delivery %s: %s for %s", delivery.event_id, delivery.event, message_id)
         return True
     ours = _OUR_ID.match(message_id)

@@ -18,7 +18,7 @@ Exports are not pages: they stay ISO 8601 UTC (tipline/export.py).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
@@ -333,7 +333,7 @@ def local_input(value: datetime | None) -> datetime | None:
 
 def from_local_input(value: datetime | None) -> datetime | None:
     """What someone typed in a datetime-local field (their wall time) as an aware UTC time."""
-    return value.replace(tzinfo=zone()).astimezone(timezone.utc) if value else None
+    return value.replace(tzinfo=zone()).astimezone(UTC) if value else None
 
 
 def age(value: datetime | None) -> str:

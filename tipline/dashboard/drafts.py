@@ -4,7 +4,9 @@ kept so that after logging in again they are back on the page with their words i
 Nothing is done on their behalf: they see the form filled in and press the button again, now with a
 valid session (an escalation must never go out because of a form sent hours ago). The words are kept
 sealed with the contact key (a visitor's session is a cookie in their browser) for DRAFT_MINUTES, only
-for the page they came from, and are shown once. Passwords and the CSRF token are never kept.
+for the page they came from and only for the account that typed them (whoever else logs in on that
+browser sees nothing), and are shown once. Passwords and the CSRF token are never kept. When the
+account is unknown (the session was ended by a logout or a new password), nothing is kept.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from datetime import datetime, timedelta
 
 from flask import g, request, session
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
@@ -40,14 +43,16 @@ def page_before(path: str) -> str:
     return "/dashboard/"
 
 
-def keep(page: str) -> None:
-    """Keep what this request's form held, sealed, to be shown again on `page`."""
+def keep(page: str) -> bool:
+    """Keep what this request's form held, sealed, to be shown again on `page` to the same account."""
+    user = current_user.get_id() if current_user.is_authenticated else getattr(session, "ended_user_id", None)
     fields = {name: request.form.getlist(name) for name in request.form
               if not any(name == word or name.endswith(f"-{word}") for word in NEVER_KEPT)}
-    if not fields or sum(len(v) for values in fields.values() for v in values) > MAX_DRAFT:
-        return
-    kept = {"page": page, "at": now().isoformat(), "fields": fields}
+    if user is None or not fields or sum(len(v) for values in fields.values() for v in values) > MAX_DRAFT:
+        return False
+    kept = {"page": page, "at": now().isoformat(), "user": str(user), "fields": fields}
     session[DRAFT_KEY] = tipline().contacts.seal(json.dumps(kept))
+    return True
 
 
 def for_this_page() -> dict[str, list[str]]:
@@ -62,8 +67,9 @@ def for_this_page() -> dict[str, list[str]]:
     kept = json.loads(opened) if opened else {}
     if kept.get("page") != request.path:
         return g.draft
-    session.pop(DRAFT_KEY, None)
-    if now() - datetime.fromisoformat(kept["at"]) <= timedelta(minutes=DRAFT_MINUTES):
+    session.pop(DRAFT_KEY, None)  # shown once, and to nobody but the account that typed it
+    mine = current_user.is_authenticated and kept.get("user") == str(current_user.get_id())
+    if mine and now() - datetime.fromisoformat(kept["at"]) <= timedelta(minutes=DRAFT_MINUTES):
         g.draft = kept.get("fields") or {}
     return g.draft
 

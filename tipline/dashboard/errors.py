@@ -101,11 +101,14 @@ def form_expired(_error: CSRFError):
     """The session ended, or the form is older than its token: log in (if needed) and go back."""
     back = drafts.page_before(request.path)
     login = url_for("dashboard.auth.login")
-    if request.blueprint != "dashboard.auth":  # what is typed to log in is never kept
-        drafts.keep(back)
+    kept = request.blueprint != "dashboard.auth" and drafts.keep(back)  # what is typed to log in never is
     if not current_user.is_authenticated:
-        flash(_("Your session ended, so nothing was done. Log in again: you will be back on the page you were on, "
-                "with what you typed."))
+        if kept:
+            flash(_("Your session ended, so nothing was done. Log in again: you will be back on the page you were "
+                    "on, with what you typed."))
+        else:
+            flash(_("Your session ended, so nothing was done. Log in again: you will be back on the page you were "
+                    "on."))
         return redirect(url_for("dashboard.auth.login", next=back) if back != login else login, code=303)
     flash(_("The form had expired, so nothing was done. Check it and send it again."))
     return redirect(back, code=303)

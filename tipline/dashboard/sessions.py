@@ -50,6 +50,7 @@ class DashboardSession(SecureCookieSession):
         self.created_at: datetime | None = row.created_at if row is not None else None
         self.last_seen_at: datetime | None = row.last_seen_at if row is not None else None
         self.new_cookie = False  # the cookie naming a new row is yet to be sent
+        self.ended_user_id: int | None = None  # whose session ran out on this very request (drafts.py)
         self.unavailable = False  # the database did not answer: nothing is known, nothing is saved
         self.modified = False
         self.accessed = False
@@ -81,7 +82,7 @@ class DashboardSessionInterface(SecureCookieSessionInterface):
         if not isinstance(key, str):
             return self.session_class(data if isinstance(data, dict) else {})
         try:
-            row = _live_row(app, key)
+            row, ran_out = _live_row(app, key)
         except DBAPIError as error:
             log.error("dashboard session unreadable: %s", storage.describe_database_error(error))
             unknown = self.session_class()
@@ -90,6 +91,7 @@ class DashboardSessionInterface(SecureCookieSessionInterface):
         if row is None:  # ended or expired: the browser is a visitor again and its cookie goes
             ended = self.session_class()
             ended.modified = True
+            ended.ended_user_id = ran_out
             return ended
         try:
             contents = session_json_serializer.loads(row.data) if row.data else {}
@@ -133,20 +135,22 @@ def session_max(app: Flask) -> timedelta:
 
 
 def _live_row(app: Flask, key: str):
-    """The session row the key names, unless it has ended; an expired row is deleted on the way."""
+    """The session row the key names, unless it has ended; an expired row is deleted on the way.
+
+    Also says whose session ran out just now (None otherwise): what they were typing is theirs."""
     tipline = app.extensions["tipline"]
     now = tipline.clock()
     hashed = key_hash(key)
     with storage.reading(tipline.db) as db_session:
         row = storage.dashboard_session(db_session, key_hash=hashed)
     if row is None:
-        return None
+        return None, None
     lifetime = PENDING_FOR if row.second_factor_pending else session_max(app)
     if now - row.created_at >= lifetime or now - row.last_seen_at >= session_idle(app):
         with storage.writing(tipline.db) as db_session:
             storage.end_dashboard_sessions(db_session, key_hash=hashed)
-        return None
-    return row
+        return None, None if row.second_factor_pending else row.user_id
+    return row, None
 
 
 # ---- what the views call ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ measured by driving the real engine, not estimated.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..statuses import TIP_STATUSES
@@ -75,7 +75,7 @@ def required_messages(flow: Flow) -> set[str]:
 
 def _longest_values(flow: Flow, code: str) -> dict[str, str]:
     lang = flow.languages[code]
-    listing = "\n".join(f"{i} {l.name}" for i, l in enumerate(flow.languages.values(), start=1))
+    listing = "\n".join(f"{i} {language.name}" for i, language in enumerate(flow.languages.values(), start=1))
     longest_lesson = max(lang.lessons, key=len, default="")
     return {
         **LONGEST,
@@ -100,7 +100,7 @@ def _longest_answer(flow: Flow, lang, field: FieldSpec, width: int) -> str:
 def _check_messages(flow: Flow) -> list[str]:
     faults: list[str] = []
     required = required_messages(flow)
-    every_key = set().union(*(set(l.messages) for l in flow.languages.values())) | required
+    every_key = set().union(*(set(language.messages) for language in flow.languages.values())) | required
     known = set(flow.numbers) | {"service"}
     reference = flow.languages.get("en") or next(iter(flow.languages.values()))
     for code, lang in flow.languages.items():
@@ -122,7 +122,8 @@ def _check_messages(flow: Flow) -> list[str]:
                 continue
             other = reference.messages.get(key)
             if other is not None and placeholders(other) - known != used - known:
-                faults.append(f"{where}: {key!r} uses {sorted(used - known)}, {reference.code} uses {sorted(placeholders(other) - known)}")
+                faults.append(f"{where}: {key!r} uses {sorted(used - known)}, "
+                              f"{reference.code} uses {sorted(placeholders(other) - known)}")
             faults.extend(_check_text(f"{where}: {key!r}", flow.say(code, key, **values)))
         for index in range(len(lang.lessons)):
             try:
@@ -170,7 +171,8 @@ def _check_words(flow: Flow) -> list[str]:
                     seen.setdefault(phrase(word), set()).add(meaning)
             for words, meanings in sorted(seen.items()):
                 if len(meanings) > 1:
-                    faults.append(f"{where}: question_words.{ask}: {' '.join(words)!r} is claimed by {sorted(meanings)}")
+                    faults.append(f"{where}: question_words.{ask}: {' '.join(words)!r} "
+                                  f"is claimed by {sorted(meanings)}")
     return faults
 
 
@@ -222,7 +224,7 @@ def report_cost(flow: Flow, code: str, *, danger: bool, place: str = "typed") ->
     """
     where = ["W" * 200] if place == "typed" else _picked_place(flow)
     conversation = Conversation(language=code)
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     total, text, turn = 0, "hello", None
     for _ in range(4 * len(flow.states) + 10):  # the flow's questions answered once each, at most
         turn = step(flow, conversation, Inbound(text), now, tips=NoTips(), new_reference=lambda: SAMPLE_REFERENCE,

@@ -610,7 +610,8 @@ def load_flow(folder: str | Path, *, service_name: str | None = None) -> Flow:
     if "en" not in codes:
         codes = [*codes, "en"]  # English keywords always work, so English must be there
     languages = {
-        code: _parse_language(code, _read_yaml(folder / "messages" / f"{code}.yaml"), folder / "messages" / f"{code}.yaml")
+        code: _parse_language(code, _read_yaml(folder / "messages" / f"{code}.yaml"),
+                              folder / "messages" / f"{code}.yaml")
         for code in codes
     }
     default_language = deployment.get("default_language", codes[0])

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ from .inbound import Transaction
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
-# WAL with synchronous=NORMAL: a commit survives the process being killed (tests/test_crash_safety.py);
+# WAL with synchronous=NORMAL: a commit survives the process being killed (tests/storage/test_crash_safety.py);
 # only an OS crash or a power cut can lose the last commits. README "SQLite durability" has the numbers.
 SQLITE_SYNCHRONOUS = "NORMAL"
 
@@ -97,7 +97,7 @@ PING_TIMEOUT = 2  # seconds a pooled connection has to answer SELECT 1 before it
 def _bound_postgres_waits(engine: sa.Engine, *, connect_timeout: int | None, statement_timeout: int | None,
                           lock_timeout: int | None) -> None:
     """Connections that give up: on connecting, on any statement, on a lock, and on a silent server."""
-    import psycopg
+    import psycopg  # here, not at the top: only a PostgreSQL deployment loads the driver
 
     answer_limit = statement_timeout + ANSWER_GRACE if statement_timeout is not None else None
     options = " ".join(
@@ -241,7 +241,7 @@ def reading(engine: sa.Engine) -> Iterator[Session]:
 
 
 def alembic_config(url: str):
-    from alembic.config import Config
+    from alembic.config import Config  # Alembic loads when migrating, not with every worker
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -251,7 +251,7 @@ def alembic_config(url: str):
 
 def upgrade(url: str) -> None:
     """Apply every migration (creates the schema on an empty database)."""
-    from alembic import command
+    from alembic import command  # as in alembic_config
 
     command.upgrade(alembic_config(url), "head")
 
@@ -288,12 +288,12 @@ def rarely(session: Session, condition):
     return sa.func.unlikely(condition) if session.get_bind().dialect.name == "sqlite" else condition
 
 
-def day_of(column, dialect: str, *, zone: tzinfo = timezone.utc, at: datetime | None = None):
+def day_of(column, dialect: str, *, zone: tzinfo = UTC, at: datetime | None = None):
     """The column's date in the zone. SQLite has no zones: it shifts by the zone's offset at `at`
     (exact for zones without summer time, such as Indonesia's)."""
     if dialect == "postgresql":
         return sa.cast(sa.func.timezone(getattr(zone, "key", "UTC"), sa.func.timezone("UTC", column)), sa.Date)
-    offset = (at or datetime.now(timezone.utc)).astimezone(zone).utcoffset() or timedelta()
+    offset = (at or datetime.now(UTC)).astimezone(zone).utcoffset() or timedelta()
     return sa.func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
 
 

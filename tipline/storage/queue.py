@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -165,7 +165,7 @@ def tip_queue(
 def _deadline(session: Session, tips: list[Tip]):
     """Order tips waiting for an ACK: a timer already run out first, then the nearest deadline."""
     summaries = escalation_summaries(session, tip_ids=[t.id for t in tips])
-    far = datetime.max.replace(tzinfo=timezone.utc)
+    far = datetime.max.replace(tzinfo=UTC)
 
     def key(tip: Tip):
         summary = summaries.get(tip.id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from ..models import Escalation, Partner, Tip, TipCase, Volunteer
 from ..statuses import OPEN_STATUSES
 from .db import day_of
+
 # Ages an open urgent tip may have, as (key, up to this long); the last one has no end.
 AGE_BANDS: tuple[tuple[str, timedelta | None], ...] = (
     ("under_1h", timedelta(hours=1)),
@@ -40,7 +41,7 @@ class PartnerResponse:
 
 
 def tip_figures(
-    session: Session, *, since: datetime, until: datetime, zone: tzinfo = timezone.utc,
+    session: Session, *, since: datetime, until: datetime, zone: tzinfo = UTC,
 ) -> dict[str, Any]:
     """Counts over tips that arrived in [since, until): per local day and urgency, per status,
     category, language, channel and place code; how many matched no listed place; triage time."""

@@ -89,7 +89,7 @@ def per_day_chart(per_day: dict[str, dict[str, int]], since: date, until: date,
     days = _days(since, until)
     urgencies = ("normal", "immediate")
     series = {u: [per_day.get(d.isoformat(), {}).get(u, 0) for d in days] for u in urgencies}
-    totals = [sum(values) for values in zip(*series.values())]
+    totals = [sum(values) for values in zip(*series.values(), strict=False)]
     title = _("Tips per day by urgency")
     rows = [(d.isoformat(), *(series[u][n] for u in urgencies)) for n, d in enumerate(days) if totals[n]]
     columns = (_("Day"), *(urgency_word(u) for u in urgencies))

@@ -26,7 +26,7 @@ def bands(most: int) -> list[tuple[int, int]]:
     if most <= 0:
         return []
     ends = sorted({math.ceil(most * k / len(SHADES)) for k in range(1, len(SHADES) + 1)})
-    return [(start, end) for start, end in zip([1, *(e + 1 for e in ends[:-1])], ends)]
+    return [(start, end) for start, end in zip([1, *(e + 1 for e in ends[:-1])], ends, strict=False)]
 
 
 def _band_label(low: int, high: int) -> str:
@@ -43,7 +43,7 @@ def tile_map(tiles: Mapping[str, Tile], counts: Mapping[str, int], names: Mappin
     ranges = bands(max(counts.values(), default=0))
 
     def shade(count: int) -> tuple[str, str]:
-        for (low, high), colours in zip(ranges, SHADES[len(SHADES) - len(ranges):]):
+        for (low, high), colours in zip(ranges, SHADES[len(SHADES) - len(ranges):], strict=False):
             if low <= count <= high:
                 return colours
         return NONE
@@ -80,7 +80,7 @@ def _legend(svg: ElementTree.Element, ranges: list[tuple[int, int]], top: int) -
     """Swatches for no tips and each range, left to right, under the tiles."""
     x = 0
     for (fill, _ink), label in [(NONE, "0"), *zip(SHADES[len(SHADES) - len(ranges):],
-                                                  (_band_label(*r) for r in ranges))]:
+                                                  (_band_label(*r) for r in ranges), strict=False)]:
         ElementTree.SubElement(svg, "rect", {"x": str(x), "y": str(top), "width": "18", "height": "18",
                                              "fill": fill, "stroke": "#777", "stroke-width": "0.5"})
         text = ElementTree.SubElement(svg, "text", {"x": str(x + 24), "y": str(top + 15), "font-size": "15",

@@ -6,9 +6,11 @@ from flask import (
     Blueprint,
     Response,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -40,7 +42,6 @@ from ..common import (
 )
 from ..errors import invalid, problem
 from ..forms import choices
-from .filters import place_choices, queue_filter
 from .escalation import (
     QUESTION_SEGMENTS,
     can_ask,
@@ -51,6 +52,7 @@ from .escalation import (
     plain_question,
     question_budget,
 )
+from .filters import place_choices, queue_filter
 from .forms import (
     AskForm,
     AssignForm,
@@ -87,13 +89,21 @@ def queue():
         assigned = storage.assignees(db_session, tip_ids=shown) if current_user.is_staff else {}
     with storage.writing(tipline().db) as db_session:  # recorded before anything is shown
         audit_queue_view(db_session, filters, page)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {k: v for k, v in request.args.items() if k not in ("page", "refresh") and v}
     act_now = len(page.nobody) + len(page.new_urgent) + sum(display.overdue(escalations.get(t.id))
                                                              for t in page.waiting)
-    return render_template("dashboard/queue.html", form=form, page=page, args=args, escalations=escalations,
-                           assigned=assigned, act_now=act_now, refresh_seconds=QUEUE_REFRESH_SECONDS,
-                           tip_url=url_for("dashboard.tips.tip", reference="X")[:-1],
-                           export_form=ExportForm() if current_user.is_admin else None)
+    if request.args.get("refresh") in ("on", "off"):  # the person's choice, kept for the session
+        session["queue_refresh"] = request.args["refresh"] == "on"
+    refreshing = session.get("queue_refresh", True)
+    response = make_response(render_template(
+        "dashboard/queue.html", form=form, page=page, args=args, escalations=escalations, assigned=assigned,
+        act_now=act_now, refreshing=refreshing, tip_url=url_for("dashboard.tips.tip", reference="X")[:-1],
+        export_form=ExportForm() if current_user.is_admin else None))
+    if refreshing:
+        # The open queue reloads itself, with no script: the Refresh header, which the person can turn off
+        # (a reload they cannot stop is a barrier for some, WCAG 2.2.1).
+        response.headers["Refresh"] = str(QUEUE_REFRESH_SECONDS)
+    return response
 
 
 # ---- tip detail and case work -----------------------------------------------------------------------

@@ -1,14 +1,15 @@
 """core tables: conversations, tips, additions, events, processed messages
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 00:28:04.694356
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes.AutoString)
-import tipline.models  # noqa: F401  (custom column types)
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import tipline.models  # noqa: F401  (custom column types)
 
 revision = '0001'
 down_revision = None
@@ -17,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('conversation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reporter', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -96,7 +97,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('tip_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tip_event_tip_id'))
 

@@ -4,11 +4,12 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-28 00:32:15.990007
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes.AutoString)
-import tipline.models  # noqa: F401  (custom column types)
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import tipline.models  # noqa: F401  (custom column types)
 
 revision = '0002'
 down_revision = '0001'
@@ -24,7 +25,8 @@ def upgrade() -> None:
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('regions', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('categories', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('categories', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'),
+              nullable=False),
     sa.Column('urgent_only', sa.Boolean(), nullable=False),
     sa.Column('preference', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),

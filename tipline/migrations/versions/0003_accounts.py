@@ -3,10 +3,11 @@
 Revision ID: 0003
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-import tipline.models  # noqa: F401  (custom column types)
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import tipline.models  # noqa: F401  (custom column types)
 
 revision = "0003"
 down_revision = "0001"

@@ -4,8 +4,9 @@ sids kept without their words, an audit trail that refuses DELETE and TRUNCATE t
 Revision ID: 0010
 Revises: 0006
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import tipline.models  # noqa: F401  (custom column types)
 
 revision = "0010"
