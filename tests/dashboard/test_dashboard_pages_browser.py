@@ -31,7 +31,11 @@ NOT_PAGES = {"/dashboard/static/<path:filename>", "/static/<path:filename>", "/h
              "/dashboard/login/code"}  # checked on the way in, by the account with a second factor
 SERIOUS = ("serious", "critical")
 LAPTOP = {"width": 1366, "height": 768}
-ERROR_PAGES = ("/dashboard/tips/ZZZZ-9999",)  # what a mistyped link shows
+# Findings the project chose knowingly, by rule and the pages they may appear on; still listed in the
+# summary. The queue refreshes itself while open, as issue 11 asks (a new urgent tip must not wait for a
+# click): axe flags every timed refresh (WCAG 2.2.1 also accepts one a person can turn off).
+ACCEPTED = {"meta-refresh": {"/", "/dashboard/"}}
+ERROR_PAGES = ("/dashboard/tips/ZZZZ-9999", "/dashboard/no-such-page")  # what a mistyped link shows
 OVERFLOW = """() => {
   const width = window.innerWidth;
   const wide = [...document.querySelectorAll('body *')]
@@ -116,7 +120,7 @@ def check_pages(browser, server, shots: Path, urls: list[str], *, email: str, la
     context.set_default_timeout(15_000)
     page = context.new_page()
     checker = Axe()
-    overflow, violations = {}, {}
+    overflow, violations, missing = {}, {}, []
     name = email.split("@")[0] + ("" if viewport == PHONE else f" {viewport['width']}px")
 
     def inspect(url: str) -> None:
@@ -124,7 +128,7 @@ def check_pages(browser, server, shots: Path, urls: list[str], *, email: str, la
         found = page.evaluate(OVERFLOW)
         if found["scroll"] > found["inner"]:
             overflow[key] = found
-        page.screenshot(path=shots / (re.sub(r"\W+", "_", key).strip("_") + ".png"), full_page=True)
+        screenshot(page, shots / (re.sub(r"\W+", "_", key).strip("_") + ".png"), missing)
         if axe:
             result = checker.run(page)
             violations[key] = [
@@ -157,7 +161,24 @@ def check_pages(browser, server, shots: Path, urls: list[str], *, email: str, la
                 inspect(url)
     finally:
         context.close()
+    if missing:
+        violations[f"{name} {language} (screenshots not taken)"] = missing
     return overflow, violations
+
+
+def screenshot(page, path: Path, missing: list) -> None:
+    """The page as a picture for people to look at: an artefact, not the check. A loaded machine's
+    Chromium sometimes cannot capture one; try once more, then note it instead of failing the checks."""
+    from playwright.sync_api import Error
+
+    for attempt in range(2):
+        try:
+            page.screenshot(path=path, full_page=True)
+            return
+        except Error as error:
+            if attempt:
+                missing.append({"id": "screenshot", "impact": "none", "nodes": 0,
+                                "where": [path.name, str(error)[:200]]})
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +215,8 @@ def test_every_page_fits_and_passes_axe(app, clock, browser, server, world, shot
     axe_summary.update(violations)
     wide = "\n".join(f"{k}: {v}" for k, v in overflow.items())
     assert not overflow, f"wider than the screen ({viewport['width']} px):\n{wide}"
-    serious = {key: [v for v in found if v["impact"] in SERIOUS] for key, found in violations.items()}
+    serious = {key: [v for v in found if v["impact"] in SERIOUS
+                     and key.rpartition(" ")[2] not in ACCEPTED.get(v["id"], ())]
+               for key, found in violations.items()}
     serious = {key: found for key, found in serious.items() if found}
     assert not serious, "axe-core: serious or critical:\n" + json.dumps(serious, indent=1)
