@@ -104,6 +104,22 @@ def test_a_search_is_recorded_without_its_words(app, operator, tips):
     assert "melati" not in trail and "pasar" not in trail and "batam" not in trail
 
 
+def test_the_queue_reloading_itself_is_recorded_once_until_it_shows_something_new(app, operator, tips, clock):
+    """The open queue reloads every minute: the same view is one entry for 15 minutes; a new tip is another."""
+    for _ in range(5):
+        response = operator.get("/dashboard/")
+        assert response.headers["Refresh"].startswith("60")
+        clock.advance(minutes=1)
+    assert len(audit_log(app, action="queue_viewed")) == 1
+    add_tip(app, "DDDD-2222", at=clock.now, urgency="immediate", description="anak dibawa ke kapal malam ini")
+    operator.get("/dashboard/")
+    newest = audit_log(app, action="queue_viewed")[0]
+    assert len(audit_log(app, action="queue_viewed")) == 2 and "DDDD-2222" in newest.detail["shown"]
+    clock.advance(minutes=16)
+    operator.get("/dashboard/")  # the same view, but long enough after: recorded again
+    assert len(audit_log(app, action="queue_viewed")) == 3
+
+
 def test_a_partner_queue_view_records_only_their_tips(app, partner, tips):
     escalate(app, "AAAA-2222", "Rumah Aman")
     partner.get("/dashboard/")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import asdict
 from datetime import date, datetime, time, timedelta
 from functools import wraps
 from typing import TypeVar
 
-from flask import abort, current_app, request
+from flask import abort, current_app, request, session
 from flask_login import UserMixin, current_user, login_required
 
 from .. import storage
@@ -159,12 +160,23 @@ def filters_detail(filters: storage.QueueFilter) -> dict:
     return detail
 
 
-def audit_queue_view(session, filters: storage.QueueFilter, page) -> None:
+# The open queue reloads itself every minute: the same view (same filters, same tips shown) seen again by
+# the same session within this time is recorded once, not sixty times an hour. A new tip on it is recorded.
+QUEUE_VIEW_AUDITED_FOR = timedelta(minutes=15)
+
+
+def audit_queue_view(db_session, filters: storage.QueueFilter, page) -> None:
     """A queue page shows the start of each description: who saw which tips, with which filters."""
     detail = {**filters_detail(filters), "page": page.page}
     detail["shown"] = list(dict.fromkeys(
         tip.reference for tip in (*page.nobody, *page.to_confirm, *page.pinned, *page.tips)))
-    audit(session, "queue_searched" if filters.search else "queue_viewed", detail=detail)
+    action = "queue_searched" if filters.search else "queue_viewed"
+    seen = hashlib.sha256(json.dumps([action, detail], sort_keys=True, default=str).encode()).hexdigest()
+    last = session.get("queue_audited")
+    if last and last[0] == seen and now() - datetime.fromisoformat(last[1]) < QUEUE_VIEW_AUDITED_FOR:
+        return
+    audit(db_session, action, detail=detail)
+    session["queue_audited"] = [seen, now().isoformat()]
 
 
 def actor() -> Actor:
