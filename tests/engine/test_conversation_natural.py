@@ -470,3 +470,12 @@ def test_done_words_in_english_and_done_before_any_story_is_kept(flow):
     fresh = at(flow, ("halo", "1"))  # at the danger question, with no story yet: an answer is wanted
     assert fresh.send("udah") == ["Ada anak dalam bahaya sekarang? Balas 1 Ya, 2 Tidak atau 0 Lewati."]
     assert not fresh.saved()  # "udah" is no story to keep
+
+
+def test_done_words_after_the_silence_are_no_story_either(flow):
+    talk = at(flow, ID_TO_KIND)
+    before = talk.saved()[-1].fields["description"]
+    talk.now += timedelta(hours=1)
+    replies = talk.send("udah")
+    assert replies[0].startswith("Laporan Anda belum selesai") and not any("sudah kami catat" in r for r in replies)
+    assert talk.saved()[-1].fields["description"] == before  # "udah" was not added

@@ -13,8 +13,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import Reporter, inbound_fields, make_settings, signed_post
-from tipline import create_app, storage
+from tests.conftest import Reporter, inbound_fields, signed_post
+from tipline import storage
 from tipline.models import ProcessedMessage, Tip, TipEvent
 
 SENDER = "+15550100071"
@@ -25,13 +25,8 @@ _TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
 
 
 @pytest.fixture
-def app(tmp_path, database_url, clock, references):
-    settings = make_settings(tmp_path, database_url)
-    storage.upgrade(settings.database_url)
-    app = create_app(settings, clock=clock, reference_maker=references)
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["tipline"].db.dispose()
+def app(store_app):
+    return store_app  # on SQLite, then PostgreSQL
 
 
 class Statements:

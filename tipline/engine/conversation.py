@@ -424,10 +424,10 @@ class _Step:
         return self._in_report() and (self.conv.tip is not None or self._has_content())
 
     def _has_letters(self) -> bool:
-        """Words worth keeping: more than digits, greetings and answer words ("umurnya 14 thn", not "9",
-        "ok" or "halo")."""
+        """Words worth keeping: more than digits, greetings, answer words and "I have told it all"
+        ("umurnya 14 thn", not "9", "ok", "halo" or "udah")."""
         greetings = self.flow.signals.greetings
-        if all(is_number(w) or squeeze(w) in greetings for w in self.words):
+        if all(is_number(w) or squeeze(w) in greetings for w in self.words) or self.flow.signals.is_done(self.text):
             return False
         reading = self._reading()
         return reading is None or reading.extra > 0
@@ -707,11 +707,9 @@ class _Step:
         getattr(self, f"_answer_{spec.answer}")(spec)
 
     def _not_understood(self, spec: StateSpec) -> None:
+        if self._in_report() and self.conv.answers.get(self.story) and self.flow.signals.is_done(self.text):
+            return self._ask(spec)  # "udah", "itu aja" after a story told in several messages: the question, whole
         if self._in_report() and self._has_letters():
-            if self.flow.signals.is_done(self.text):
-                # "udah", "itu aja": no words to keep. After a story told in several messages, the
-                # question they now answer, whole; before any story, the usual one line.
-                return self._ask(spec) if self.conv.answers.get(self.story) else self._again(spec)
             # Someone wrote their story where a number was expected: keep it, ask again briefly.
             self._keep_words(self.text)
             self.say("kept_text")

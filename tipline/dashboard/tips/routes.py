@@ -24,6 +24,7 @@ from ...actions import tips as tip_actions
 from ...actions.followups import FollowUpRefused
 from ...actions.tips import CaseworkRefused
 from ...engine.gsm import non_gsm_characters, segments
+from ...engine.reference import parse_reference
 from ...escalation import escalate_tip
 from ...export import csv_chunks, json_chunks
 from ...report_fields import answer_of
@@ -317,9 +318,8 @@ def mark_duplicate(reference: str):
     form = DuplicateForm()
     if not form.validate():
         return invalid(form)
-    original_ref = "".join(form.original.data.split()).upper()
-    if "-" not in original_ref:
-        original_ref = f"{original_ref[:4]}-{original_ref[4:]}"
+    typed = form.original.data.strip()
+    original_ref = parse_reference("".join(typed.split())) or typed
     with storage.writing(tipline().db) as db_session:
         found = _locked_tip(db_session, reference)
         original = storage.tip_by_reference(db_session, reference=original_ref)
